@@ -1,0 +1,124 @@
+/**
+ * Submission archives (PROTOCOL.md §3): a zip of exactly the files in the manifest, in either layout, built as a
+ * stream from S3 through the zip writer into a multipart upload, so memory stays flat whatever the size.
+ *
+ * The bytes are a pure function of the manifest and the layout: entries sorted by path, one fixed timestamp, one
+ * fixed mode, the same compression decision for the same name. A duplicate build writes identical bytes.
+ */
+import { PassThrough, type Readable } from 'node:stream';
+import { ZipFile } from 'yazl';
+import type { ArchiveLayout } from './config';
+import { NotFoundError } from './errors';
+import { archiveKey, submissionFileKey } from './keys';
+import { type Manifest, manifestDigest } from './manifest';
+import { headObject, type ObjectInfo, getObject, uploadStream } from './storage';
+import { readManifest } from './submissions';
+
+/** Object metadata (`x-amz-meta-manifest-sha256`) naming the manifest an archive was built from. */
+export const MANIFEST_DIGEST_METADATA = 'manifest-sha256';
+
+/**
+ * One timestamp for every entry. Built from local-time fields and written in DOS form only, because the DOS
+ * fields are local time in yazl: this gives the same bytes in every time zone.
+ */
+const ENTRY_MTIME = new Date(2000, 0, 1, 0, 0, 0);
+const ENTRY_MODE = 0o100644;
+const DEFLATE_LEVEL = 6;
+
+/** Formats that are compressed already: deflating them again costs CPU and gains nothing. */
+const STORED_EXTENSIONS = new Set([
+  '7z', 'bz2', 'gz', 'jar', 'jpeg', 'jpg', 'mp3', 'mp4', 'png', 'rar', 'tgz', 'webp', 'xz', 'zip', 'zst',
+]);
+
+export function entryName(id: string, path: string, layout: ArchiveLayout): string {
+  return layout === 'prefixed' ? `${id}/${path}` : path;
+}
+
+export function shouldDeflate(path: string): boolean {
+  const dot = path.lastIndexOf('.');
+  return dot < 0 || !STORED_EXTENSIONS.has(path.slice(dot + 1).toLowerCase());
+}
+
+/**
+ * The zip of the manifest's files as a stream. Each file is opened only when the writer reaches it (one S3 read at
+ * a time), and a failure to open or read a file destroys the returned stream with that error.
+ */
+export function zipStream(
+  manifest: Manifest,
+  layout: ArchiveLayout,
+  open: (path: string, etag: string) => Promise<Readable>,
+): Readable {
+  const zip = new ZipFile();
+  const output = new PassThrough();
+  zip.outputStream.on('error', (err: Error) => output.destroy(err));
+  (zip as unknown as NodeJS.EventEmitter).on('error', (err: Error) => output.destroy(err));
+  zip.outputStream.pipe(output);
+  for (const file of manifest.files) {
+    const deflate = shouldDeflate(file.path);
+    zip.addReadStreamLazy(
+      entryName(manifest.id, file.path, layout),
+      {
+        mtime: ENTRY_MTIME,
+        forceDosTimestamp: true,
+        mode: ENTRY_MODE,
+        compress: deflate,
+        ...(deflate ? { compressionLevel: DEFLATE_LEVEL } : {}),
+        size: file.size,
+      },
+      (cb) => {
+        open(file.path, file.etag).then(
+          (stream) => {
+            // A source that fails mid-read must fail the archive, not leave the writer waiting.
+            stream.on('error', (err: Error) => output.destroy(err));
+            cb(null, stream);
+          },
+          (err: Error) => cb(err, undefined as unknown as Readable),
+        );
+      },
+    );
+  }
+  zip.end();
+  return output;
+}
+
+/**
+ * Builds the archive of `manifest` into S3. The multipart upload is aborted on any failure, so the archive key
+ * holds either the previous archive or the complete new one.
+ */
+export async function buildArchive(manifest: Manifest, layout: ArchiveLayout): Promise<void> {
+  const stream = zipStream(manifest, layout, async (path, etag) => {
+    // If-Match: read exactly the version the manifest lists. A file overwritten since (a newer POST in flight)
+    // fails this build instead of mixing two uploads in one archive; the newer manifest triggers its own build.
+    const object = await getObject(submissionFileKey(manifest.id, path), { ifMatch: etag });
+    if (!object) throw new Error(`The file ${path} of submission ${manifest.id} is missing from storage.`);
+    return object.body;
+  });
+  await uploadStream(archiveKey(manifest.id), stream, {
+    contentType: 'application/zip',
+    metadata: { [MANIFEST_DIGEST_METADATA]: manifestDigest(manifest), 'archive-layout': layout },
+  });
+}
+
+/** Whether the stored archive was built from exactly this manifest in this layout. */
+export function isCurrent(archive: ObjectInfo | undefined, manifest: Manifest, layout: ArchiveLayout): boolean {
+  return (
+    archive !== undefined &&
+    archive.metadata[MANIFEST_DIGEST_METADATA] === manifestDigest(manifest) &&
+    archive.metadata['archive-layout'] === layout
+  );
+}
+
+/**
+ * Makes sure the archive of submission `id` matches its current manifest, building it if it is missing or stale
+ * (shared/DESIGN.md: a worker may ask within milliseconds of the upload). An id that was never uploaded is a 404
+ * and writes nothing (PROTOCOL.md §3).
+ */
+export async function ensureArchive(id: string, layout: ArchiveLayout): Promise<'current' | 'built'> {
+  const manifest = await readManifest(id);
+  if (!manifest) {
+    throw new NotFoundError('no-such-submission', `No submission with the id ${id} has been uploaded.`);
+  }
+  if (isCurrent(await headObject(archiveKey(id)), manifest, layout)) return 'current';
+  await buildArchive(manifest, layout);
+  return 'built';
+}

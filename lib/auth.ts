@@ -1,0 +1,37 @@
+/**
+ * HTTP Basic authentication (RFC 7617), as the ReCodEx API and workers send it: preemptively, on every request
+ * (PROTOCOL.md §5).
+ */
+import { createHash, timingSafeEqual } from 'node:crypto';
+import { config } from './config';
+import { UnauthorizedError } from './errors';
+
+export interface Credentials {
+  username: string;
+  password: string;
+}
+
+/** The credentials this instance expects, or `undefined` when auth is off (local mode without credentials). */
+export async function expectedCredentials(): Promise<Credentials | undefined> {
+  return config().credentials;
+}
+
+/** Throws 401 unless `authorization` carries exactly the expected credentials. */
+export function checkBasicAuth(authorization: string | undefined, expected: Credentials | undefined): void {
+  if (!expected) return;
+  if (!authorization) throw new UnauthorizedError('This fileserver requires HTTP Basic credentials.');
+  const match = /^Basic[ ]+([A-Za-z0-9+/=]+)[ ]*$/i.exec(authorization);
+  if (!match?.[1]) throw new UnauthorizedError('Only HTTP Basic credentials are accepted here.');
+  const decoded = Buffer.from(match[1], 'base64').toString('utf8');
+  const colon = decoded.indexOf(':');
+  // Both comparisons always run, so the time taken does not tell which part was wrong.
+  const userOk = sameSecret(colon < 0 ? decoded : decoded.slice(0, colon), expected.username);
+  const passwordOk = sameSecret(colon < 0 ? '' : decoded.slice(colon + 1), expected.password);
+  if (colon < 0 || !userOk || !passwordOk) throw new UnauthorizedError('The credentials are not valid.');
+}
+
+/** Constant-time equality that does not leak the length either: both sides are hashed to 32 bytes first. */
+function sameSecret(given: string, expected: string): boolean {
+  const digest = (value: string): Buffer => createHash('sha256').update(value, 'utf8').digest();
+  return timingSafeEqual(digest(given), digest(expected));
+}

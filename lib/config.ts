@@ -1,0 +1,72 @@
+/**
+ * Configuration from the environment, read once per function instance (STYLE.md 10). A missing or malformed
+ * required value fails at cold start, not in the middle of a request.
+ */
+export type ArchiveLayout = 'prefixed' | 'flat';
+
+export interface Config {
+  /** The bucket that holds everything (shared/DESIGN.md "S3 key layout"). */
+  bucket: string;
+  /** An S3-compatible endpoint (s3rver, LocalStack); unset in AWS. */
+  s3Endpoint: string | undefined;
+  region: string;
+  /** PROTOCOL.md §3: `prefixed` for workers up to v1.6, `flat` for v1.7 and later. */
+  archiveLayout: ArchiveLayout;
+  /** HTTP Basic credentials; `undefined` turns auth off (local mode only, see issue on deployment). */
+  credentials: { username: string; password: string } | undefined;
+  /**
+   * PROTOCOL.md §7: a Lambda answer carries at most 6 MB, base64 grows binary by 4/3, so objects above this size are
+   * answered with a redirect to a presigned S3 URL instead of inline.
+   */
+  inlineLimitBytes: number;
+  /** Lifetime of presigned download URLs. */
+  presignTtlSeconds: number;
+}
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const username = env.FILESERVER_USERNAME ?? '';
+  const password = env.FILESERVER_PASSWORD ?? '';
+  if ((username === '') !== (password === '')) {
+    throw new Error('Set both FILESERVER_USERNAME and FILESERVER_PASSWORD, or neither (auth off).');
+  }
+  return {
+    bucket: required(env, 'BUCKET'),
+    s3Endpoint: env.S3_ENDPOINT || undefined,
+    region: env.AWS_REGION || 'us-east-1',
+    archiveLayout: oneOf(env, 'ARCHIVE_LAYOUT', ['prefixed', 'flat'] as const, 'prefixed'),
+    credentials: username === '' ? undefined : { username, password },
+    inlineLimitBytes: positiveInt(env, 'INLINE_LIMIT_BYTES', 4 * 1024 * 1024),
+    presignTtlSeconds: positiveInt(env, 'PRESIGN_TTL_SECONDS', 600),
+  };
+}
+
+let cached: Config | undefined;
+
+/** The configuration of this instance, read from `process.env` on first use. */
+export function config(): Config {
+  cached ??= loadConfig();
+  return cached;
+}
+
+function required(env: NodeJS.ProcessEnv, name: string): string {
+  const value = env[name];
+  if (!value) throw new Error(`The environment variable ${name} must be set.`);
+  return value;
+}
+
+function oneOf<T extends string>(env: NodeJS.ProcessEnv, name: string, allowed: readonly T[], fallback: T): T {
+  const value = env[name];
+  if (value === undefined || value === '') return fallback;
+  if (!(allowed as readonly string[]).includes(value)) {
+    throw new Error(`${name} must be one of ${allowed.join(', ')}; it is ${JSON.stringify(value)}.`);
+  }
+  return value as T;
+}
+
+function positiveInt(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
+  const value = env[name];
+  if (value === undefined || value === '') return fallback;
+  const parsed = Number(value);
+  if (!Number.isSafeInteger(parsed) || parsed <= 0) throw new Error(`${name} must be a positive integer.`);
+  return parsed;
+}

@@ -1,0 +1,50 @@
+/**
+ * The one wrapper every HTTP handler goes through: auth, method dispatch, error mapping and one log line per
+ * request. Nothing escapes it as an exception (API Gateway would turn that into a 502).
+ */
+import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
+import { checkBasicAuth, expectedCredentials } from './auth';
+import { errorAnswer, MethodNotAllowedError } from './errors';
+import { type HttpAnswer, type HttpRequest, toRequest } from './http';
+import { describeError, log } from './log';
+
+export type RouteMethod = (request: HttpRequest) => Promise<HttpAnswer>;
+
+export type LambdaHttpHandler = (event: APIGatewayProxyEvent, context?: Context) => Promise<APIGatewayProxyResult>;
+
+/**
+ * A Lambda handler for one route: `methods` maps each allowed method to its implementation; any other method is a
+ * 405 with `Allow` (PROTOCOL.md §2).
+ */
+export function httpHandler(route: string, methods: Partial<Record<string, RouteMethod>>): LambdaHttpHandler {
+  // HEAD wherever GET exists (RFC 9110 §9.3.2): a route without its own HEAD answers GET's headers, no body.
+  const all: Partial<Record<string, RouteMethod>> = { ...methods };
+  const get = methods.GET;
+  if (get && !all.HEAD) all.HEAD = async (request) => ({ ...(await get(request)), body: '', isBase64Encoded: false });
+  const allowed = Object.keys(all);
+  return async (event, context) => {
+    const started = Date.now();
+    const requestId = context?.awsRequestId ?? event.requestContext?.requestId;
+    let answer: HttpAnswer;
+    try {
+      const request = toRequest(event);
+      checkBasicAuth(request.header('authorization'), await expectedCredentials());
+      const run = all[request.method];
+      if (!run) throw new MethodNotAllowedError(request.method, allowed);
+      answer = await run(request);
+    } catch (err) {
+      answer = errorAnswer(err, (cause) =>
+        log('error', 'request failed', { requestId, route, method: event.httpMethod, ...describeError(cause) }),
+      );
+    }
+    log('info', 'request', {
+      requestId,
+      route,
+      method: event.httpMethod,
+      status: answer.statusCode,
+      requestBytes: event.body ? (event.isBase64Encoded ? Math.floor((event.body.length * 3) / 4) : event.body.length) : 0,
+      ms: Date.now() - started,
+    });
+    return answer;
+  };
+}

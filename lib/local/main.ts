@@ -1,0 +1,71 @@
+/**
+ * `npm start`: the fileserver on http://127.0.0.1:9999 over embedded storage (or the S3 endpoint in S3_ENDPOINT).
+ */
+import { parseArgs } from 'node:util';
+import { startLocalStack } from './stack';
+
+const usage = `Usage: npm start -- [options]
+
+  --port N            port to serve on (default 9999; 0 picks a free one)
+  --host ADDR         address to listen on (default 127.0.0.1)
+  --directory DIR     keep the embedded storage in DIR across runs (default: a temporary folder, deleted on exit)
+  --layout L          archive layout: prefixed (default, workers up to v1.6) or flat (v1.7 and later)
+  --username U        require HTTP Basic credentials U / P (default: no auth)
+  --password P
+  --help
+
+Environment: S3_ENDPOINT (+ BUCKET, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_REGION) to use another
+S3-compatible server instead of the embedded one; ARCHIVE_LAYOUT, FILESERVER_USERNAME, FILESERVER_PASSWORD,
+INLINE_LIMIT_BYTES, PRESIGN_TTL_SECONDS, LOG_LEVEL (info, error, silent).`;
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    options: {
+      port: { type: 'string', default: '9999' },
+      host: { type: 'string', default: '127.0.0.1' },
+      directory: { type: 'string' },
+      layout: { type: 'string' },
+      username: { type: 'string' },
+      password: { type: 'string' },
+      help: { type: 'boolean', default: false },
+    },
+  });
+  if (values.help) {
+    console.log(usage);
+    return;
+  }
+  const port = Number(values.port);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`--port must be 0–65535, not ${values.port}`);
+  if (values.layout !== undefined) process.env.ARCHIVE_LAYOUT = values.layout;
+  if (values.username !== undefined) process.env.FILESERVER_USERNAME = values.username;
+  if (values.password !== undefined) process.env.FILESERVER_PASSWORD = values.password;
+
+  const stack = await startLocalStack({ host: values.host, port, directory: values.directory });
+  const storage = stack.embedded
+    ? `embedded S3 at ${stack.s3Endpoint}, folder ${stack.directory}${values.directory ? '' : ' (deleted on exit)'}`
+    : `S3 endpoint ${stack.s3Endpoint}`;
+  console.log(`ReCodEx fileserver listening on ${stack.url}`);
+  console.log(`storage: bucket ${stack.bucket} on ${storage}`);
+  console.log('Press Ctrl-C to stop.');
+
+  let stopping = false;
+  const stop = (signal: string): void => {
+    if (stopping) return;
+    stopping = true;
+    console.log(`${signal}: shutting down`);
+    stack.close().then(
+      () => process.exit(0),
+      (err: unknown) => {
+        console.error(err);
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGINT', () => stop('SIGINT'));
+  process.on('SIGTERM', () => stop('SIGTERM'));
+}
+
+main().catch((err: unknown) => {
+  console.error(err instanceof Error ? err.message : err);
+  process.exit(1);
+});

@@ -1,0 +1,111 @@
+/**
+ * The routes of `serverless.yml`, read from its `http` events, matched the way API Gateway REST matches resources:
+ * literal segments first, then `{param}` (one segment), then `{param+}` (the rest, one segment or more). Path
+ * parameters are percent-decoded per segment, as API Gateway hands them to the handler.
+ */
+import { readFileSync } from 'node:fs';
+import { parse } from 'yaml';
+
+export interface Route {
+  /** The resource path as API Gateway names it, e.g. `/submissions/{id+}`. */
+  resource: string;
+  /** `ANY` or one method. */
+  method: string;
+  /** `functions/<file>.<export>`. */
+  handler: string;
+  segments: Segment[];
+}
+
+type Segment = { kind: 'literal'; value: string } | { kind: 'param'; name: string } | { kind: 'greedy'; name: string };
+
+export interface RouteMatch {
+  route: Route;
+  pathParameters: Record<string, string> | null;
+}
+
+interface ServerlessFunction {
+  handler?: unknown;
+  events?: unknown;
+}
+
+export function loadRoutes(serverlessYmlPath: string): Route[] {
+  const document = parse(readFileSync(serverlessYmlPath, 'utf8')) as { functions?: Record<string, ServerlessFunction> };
+  const routes: Route[] = [];
+  for (const [name, fn] of Object.entries(document.functions ?? {})) {
+    if (typeof fn.handler !== 'string') throw new Error(`Function ${name} in serverless.yml has no handler.`);
+    for (const event of Array.isArray(fn.events) ? fn.events : []) {
+      const http = (event as { http?: { path?: unknown; method?: unknown } }).http;
+      if (!http) continue;
+      if (typeof http.path !== 'string' || typeof http.method !== 'string') {
+        throw new Error(`An http event of ${name} in serverless.yml lacks a path or method.`);
+      }
+      const trimmed = http.path.replace(/^\/+|\/+$/g, '');
+      routes.push({
+        resource: `/${trimmed}`,
+        method: http.method.toUpperCase(),
+        handler: fn.handler,
+        segments: trimmed === '' ? [] : trimmed.split('/').map(parseSegment),
+      });
+    }
+  }
+  return routes;
+}
+
+function parseSegment(segment: string): Segment {
+  const greedy = /^\{(\w+)\+\}$/.exec(segment);
+  if (greedy?.[1]) return { kind: 'greedy', name: greedy[1] };
+  const param = /^\{(\w+)\}$/.exec(segment);
+  if (param?.[1]) return { kind: 'param', name: param[1] };
+  return { kind: 'literal', value: segment };
+}
+
+/** The route for a raw (still percent-encoded) request path, or `undefined`: API Gateway's "no such resource". */
+export function matchRoute(routes: readonly Route[], rawPath: string): RouteMatch | undefined {
+  const segments = rawPath.replace(/^\//, '').split('/');
+  const parts = rawPath === '/' ? [] : segments;
+  let best: { match: RouteMatch; score: number[] } | undefined;
+  for (const route of routes) {
+    const params = matchSegments(route.segments, parts);
+    if (!params) continue;
+    // More specific first: literal segments outrank parameters, which outrank greedy ones.
+    const score = route.segments.map((s) => (s.kind === 'literal' ? 2 : s.kind === 'param' ? 1 : 0));
+    if (!best || compareScores(score, best.score) > 0) {
+      best = { match: { route, pathParameters: Object.keys(params).length ? params : null }, score };
+    }
+  }
+  return best?.match;
+}
+
+function matchSegments(pattern: readonly Segment[], parts: readonly string[]): Record<string, string> | undefined {
+  const params: Record<string, string> = {};
+  for (let i = 0; i < pattern.length; i++) {
+    const segment = pattern[i] as Segment;
+    if (segment.kind === 'greedy') {
+      const rest = parts.slice(i);
+      if (rest.length === 0 || rest.join('/') === '') return undefined;
+      params[segment.name] = rest.map(decode).join('/');
+      return params;
+    }
+    const part = parts[i];
+    if (part === undefined || part === '') return undefined;
+    if (segment.kind === 'literal' && segment.value !== part) return undefined;
+    if (segment.kind === 'param') params[segment.name] = decode(part);
+  }
+  return pattern.length === parts.length ? params : undefined;
+}
+
+function decode(segment: string): string {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    return segment; // malformed escapes pass through; the handler's validation names them
+  }
+}
+
+function compareScores(a: readonly number[], b: readonly number[]): number {
+  for (let i = 0; i < Math.max(a.length, b.length); i++) {
+    const diff = (a[i] ?? -1) - (b[i] ?? -1);
+    if (diff !== 0) return diff;
+  }
+  return 0;
+}

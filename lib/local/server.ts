@@ -1,0 +1,228 @@
+/**
+ * The local stand-in for API Gateway: turns each HTTP request into the REST proxy event the handler gets in AWS
+ * (every body base64, as with binary media types `*\/*`), calls the handler named in `serverless.yml`, and writes
+ * its answer back, with AWS's body caps.
+ */
+import { randomUUID } from 'node:crypto';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
+import type { LambdaHttpHandler } from '../handler';
+import { describeError, log } from '../log';
+import { API_GATEWAY_MAX_BODY_BYTES, LAMBDA_MAX_PAYLOAD_BYTES, TOO_LARGE_MESSAGE } from './limits';
+import { matchRoute, type Route } from './routes';
+
+export interface LocalServerOptions {
+  routes: readonly Route[];
+  handlers: Readonly<Record<string, LambdaHttpHandler>>;
+  stage?: string;
+}
+
+class BodyTooLarge extends Error {}
+
+export function createLocalServer(options: LocalServerOptions): Server {
+  for (const route of options.routes) {
+    if (!options.handlers[route.handler]) {
+      throw new Error(`serverless.yml names the handler ${route.handler}, which functions/index.ts does not export.`);
+    }
+  }
+  const server = createServer((req, res) => {
+    handle(options, req, res).catch((err: unknown) => {
+      log('error', 'local server failure', describeError(err));
+      if (!res.headersSent) sendJson(res, 500, errorBody('local-server', 'The local server failed; see its log.'));
+      else res.destroy();
+    });
+  });
+  // Expect: 100-continue (the worker's result PUT): refuse an oversized body before the client sends it,
+  // otherwise let it go on at once, so the upload does not stall.
+  server.on('checkContinue', (req: IncomingMessage, res: ServerResponse) => {
+    if (declaredLength(req) > API_GATEWAY_MAX_BODY_BYTES) {
+      sendJson(res, 413, errorBody('payload-too-large', TOO_LARGE_MESSAGE), true);
+      return;
+    }
+    res.writeContinue();
+    server.emit('request', req, res);
+  });
+  return server;
+}
+
+async function handle(options: LocalServerOptions, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  const url = req.url ?? '/';
+  const queryAt = url.indexOf('?');
+  const rawPath = queryAt < 0 ? url : url.slice(0, queryAt);
+  const match = matchRoute(options.routes, rawPath);
+  if (!match || (match.route.method !== 'ANY' && match.route.method !== req.method)) {
+    req.resume();
+    sendJson(res, 404, errorBody('no-such-route', `There is no route ${rawPath}.`));
+    return;
+  }
+  if (declaredLength(req) > API_GATEWAY_MAX_BODY_BYTES) {
+    sendJson(res, 413, errorBody('payload-too-large', TOO_LARGE_MESSAGE), true);
+    return;
+  }
+  let body: Buffer;
+  try {
+    body = await readBody(req, API_GATEWAY_MAX_BODY_BYTES);
+  } catch (err) {
+    if (!(err instanceof BodyTooLarge)) throw err;
+    sendJson(res, 413, errorBody('payload-too-large', TOO_LARGE_MESSAGE), true);
+    return;
+  }
+  const event = toEvent(req, rawPath, queryAt < 0 ? '' : url.slice(queryAt + 1), body, match, options.stage ?? 'local');
+  if (Buffer.byteLength(JSON.stringify(event)) > LAMBDA_MAX_PAYLOAD_BYTES) {
+    sendJson(res, 413, errorBody('payload-too-large', TOO_LARGE_MESSAGE));
+    return;
+  }
+  const handler = options.handlers[match.route.handler] as LambdaHttpHandler;
+  let answer: APIGatewayProxyResult;
+  try {
+    answer = await handler(event, lambdaContext(match.route.handler));
+  } catch (err) {
+    // What API Gateway answers when the integration fails.
+    log('error', 'handler threw', describeError(err));
+    sendJson(res, 502, { message: 'Internal server error' });
+    return;
+  }
+  if (Buffer.byteLength(JSON.stringify(answer)) > LAMBDA_MAX_PAYLOAD_BYTES) {
+    log('error', 'answer exceeds the Lambda payload limit', { bytes: Buffer.byteLength(JSON.stringify(answer)) });
+    sendJson(res, 502, { message: 'Internal server error' });
+    return;
+  }
+  writeAnswer(req, res, answer);
+}
+
+function toEvent(
+  req: IncomingMessage,
+  path: string,
+  query: string,
+  body: Buffer,
+  match: NonNullable<ReturnType<typeof matchRoute>>,
+  stage: string,
+): APIGatewayProxyEvent {
+  const headers: Record<string, string> = {};
+  const multiValueHeaders: Record<string, string[]> = {};
+  for (let i = 0; i + 1 < req.rawHeaders.length; i += 2) {
+    const name = req.rawHeaders[i] as string;
+    const value = req.rawHeaders[i + 1] as string;
+    headers[name] = value;
+    (multiValueHeaders[name] ??= []).push(value);
+  }
+  const queryStringParameters: Record<string, string> = {};
+  const multiValueQueryStringParameters: Record<string, string[]> = {};
+  for (const [name, value] of new URLSearchParams(query)) {
+    queryStringParameters[name] = value;
+    (multiValueQueryStringParameters[name] ??= []).push(value);
+  }
+  const hasQuery = Object.keys(queryStringParameters).length > 0;
+  const requestId = randomUUID();
+  return {
+    resource: match.route.resource,
+    path,
+    httpMethod: req.method ?? 'GET',
+    headers,
+    multiValueHeaders,
+    queryStringParameters: hasQuery ? queryStringParameters : null,
+    multiValueQueryStringParameters: hasQuery ? multiValueQueryStringParameters : null,
+    pathParameters: match.pathParameters,
+    stageVariables: null,
+    body: body.length > 0 ? body.toString('base64') : null,
+    isBase64Encoded: body.length > 0,
+    requestContext: {
+      accountId: '000000000000',
+      apiId: 'local',
+      authorizer: undefined,
+      protocol: `HTTP/${req.httpVersion}`,
+      httpMethod: req.method ?? 'GET',
+      identity: {
+        accessKey: null,
+        accountId: null,
+        apiKey: null,
+        apiKeyId: null,
+        caller: null,
+        clientCert: null,
+        cognitoAuthenticationProvider: null,
+        cognitoAuthenticationType: null,
+        cognitoIdentityId: null,
+        cognitoIdentityPoolId: null,
+        principalOrgId: null,
+        sourceIp: req.socket.remoteAddress ?? '127.0.0.1',
+        user: null,
+        userAgent: req.headers['user-agent'] ?? null,
+        userArn: null,
+      },
+      path: `/${stage}${path}`,
+      stage,
+      requestId,
+      requestTimeEpoch: Date.now(),
+      resourceId: 'local',
+      resourcePath: match.route.resource,
+    },
+  };
+}
+
+function lambdaContext(functionName: string): Context {
+  return {
+    awsRequestId: randomUUID(),
+    functionName,
+    functionVersion: '$LATEST',
+    invokedFunctionArn: `arn:aws:lambda:local:000000000000:function:${functionName}`,
+    memoryLimitInMB: '1024',
+    logGroupName: `/aws/lambda/${functionName}`,
+    logStreamName: 'local',
+    callbackWaitsForEmptyEventLoop: false,
+    getRemainingTimeInMillis: () => 29_000,
+    done: () => undefined,
+    fail: () => undefined,
+    succeed: () => undefined,
+  };
+}
+
+function writeAnswer(req: IncomingMessage, res: ServerResponse, answer: APIGatewayProxyResult): void {
+  const body = answer.isBase64Encoded ? Buffer.from(answer.body, 'base64') : Buffer.from(answer.body ?? '', 'utf8');
+  const headers: Record<string, string | string[]> = {};
+  for (const [name, value] of Object.entries(answer.headers ?? {})) headers[name] = String(value);
+  for (const [name, values] of Object.entries(answer.multiValueHeaders ?? {})) headers[name] = values.map(String);
+  if (req.method !== 'HEAD') {
+    for (const name of Object.keys(headers)) if (name.toLowerCase() === 'content-length') delete headers[name];
+    headers['Content-Length'] = String(body.length);
+  }
+  res.writeHead(answer.statusCode, headers);
+  res.end(req.method === 'HEAD' ? undefined : body);
+}
+
+function declaredLength(req: IncomingMessage): number {
+  const value = req.headers['content-length'];
+  return value === undefined ? 0 : Number(value);
+}
+
+function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let total = 0;
+    req.on('data', (chunk: Buffer) => {
+      total += chunk.length;
+      if (total > limit) {
+        req.removeAllListeners('data');
+        req.resume();
+        reject(new BodyTooLarge());
+        return;
+      }
+      chunks.push(chunk);
+    });
+    req.on('end', () => resolve(Buffer.concat(chunks)));
+    req.on('error', reject);
+  });
+}
+
+function errorBody(code: string, message: string): unknown {
+  return { result: 'ERROR', error: { code, message } };
+}
+
+function sendJson(res: ServerResponse, status: number, body: unknown, closeConnection = false): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, {
+    'Content-Type': 'application/json',
+    'Content-Length': String(Buffer.byteLength(text)),
+    ...(closeConnection ? { Connection: 'close' } : {}),
+  });
+  res.end(text);
+}

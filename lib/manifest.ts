@@ -1,0 +1,99 @@
+/**
+ * A submission's manifest: the list of its files, written after all of them (shared/DESIGN.md "Archive on
+ * upload"). It is the single input of the archive: same manifest, same archive bytes. Its digest, kept in the
+ * archive's metadata, tells whether an archive is current.
+ */
+import { createHash } from 'node:crypto';
+import { BadRequestError } from './errors';
+import { validateSubmissionPath } from './keys';
+
+export interface ManifestFile {
+  /** Relative path inside the submission (validated, PROTOCOL.md §6). */
+  path: string;
+  size: number;
+  /** The S3 ETag of the stored file; the archive reads exactly this version (`If-Match`). */
+  etag: string;
+}
+
+export interface Manifest {
+  version: 1;
+  id: string;
+  /** Sorted by path, no duplicates. */
+  files: ManifestFile[];
+}
+
+export function makeManifest(id: string, files: readonly ManifestFile[]): Manifest {
+  return { version: 1, id, files: [...files].sort((a, b) => compareStrings(a.path, b.path)) };
+}
+
+/**
+ * The files of a submission after a (re-)POST: the new files replace stored ones with the same path, others are
+ * kept (PROTOCOL.md §3: "rebuilt when the id's files change"). A path that would be both a file and a folder
+ * (`a` and `a/b`) cannot be unpacked, so it is refused.
+ */
+export function mergeFiles(existing: readonly ManifestFile[], added: readonly ManifestFile[]): ManifestFile[] {
+  const byPath = new Map<string, ManifestFile>();
+  for (const file of existing) byPath.set(file.path, file);
+  for (const file of added) byPath.set(file.path, file);
+  rejectFileFolderClashes([...byPath.keys()]);
+  return [...byPath.values()].sort((a, b) => compareStrings(a.path, b.path));
+}
+
+/** Throws 400 if one path is also the folder of another (`a` and `a/b`), within `paths`. */
+export function rejectFileFolderClashes(paths: readonly string[]): void {
+  const files = new Set(paths);
+  for (const path of paths) {
+    const segments = path.split('/');
+    for (let i = 1; i < segments.length; i++) {
+      const folder = segments.slice(0, i).join('/');
+      if (files.has(folder)) {
+        throw new BadRequestError(
+          'path-conflict',
+          `${JSON.stringify(folder)} would be both a file and the folder of ${JSON.stringify(path)} in this submission.`,
+        );
+      }
+    }
+  }
+}
+
+export function serializeManifest(manifest: Manifest): string {
+  return JSON.stringify({
+    version: manifest.version,
+    id: manifest.id,
+    files: manifest.files.map(({ path, size, etag }) => ({ path, size, etag })),
+  });
+}
+
+/** sha256 of the canonical serialisation: equal digests mean equal archives. */
+export function manifestDigest(manifest: Manifest): string {
+  return createHash('sha256').update(serializeManifest(manifest)).digest('hex');
+}
+
+/** Parses a stored manifest, distrusting its shape (it may have been written by an older or foreign version). */
+export function parseManifest(text: string, expectedId: string): Manifest {
+  const data: unknown = JSON.parse(text);
+  if (!isRecord(data) || data.version !== 1 || data.id !== expectedId || !Array.isArray(data.files)) {
+    throw new Error(`The manifest of ${expectedId} has an unknown shape.`);
+  }
+  const files = data.files.map((entry: unknown): ManifestFile => {
+    if (
+      !isRecord(entry) ||
+      typeof entry.path !== 'string' ||
+      typeof entry.size !== 'number' ||
+      typeof entry.etag !== 'string'
+    ) {
+      throw new Error(`The manifest of ${expectedId} lists a malformed file.`);
+    }
+    return { path: validateSubmissionPath(entry.path), size: entry.size, etag: entry.etag };
+  });
+  return makeManifest(expectedId, files);
+}
+
+/** Code-unit order: deterministic everywhere, unlike `localeCompare`. */
+export function compareStrings(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
