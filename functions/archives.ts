@@ -2,7 +2,7 @@
 import { ensureArchive } from '../lib/archive';
 import { config } from '../lib/config';
 import { NotFoundError } from '../lib/errors';
-import { httpHandler as wrap, type RouteMethod } from '../lib/handler';
+import { type RouteMethod, httpHandler as wrap } from '../lib/handler';
 import { param, serveObject } from '../lib/http';
 import { archiveKey, parseArchiveName } from '../lib/keys';
 

@@ -5,7 +5,8 @@ import { json, param, serveObject } from '../lib/http';
 import { resultKey, validateId } from '../lib/keys';
 import { putObject } from '../lib/storage';
 
-const contentTypeOf = (name: string): string => (name.endsWith('.zip') ? 'application/zip' : 'application/octet-stream');
+const contentTypeOf = (name: string): string =>
+  name.endsWith('.zip') ? 'application/zip' : 'application/octet-stream';
 
 const serve: RouteMethod = async (request) => {
   const name = validateId(param(request, 'name'), 'result name');

@@ -11,7 +11,7 @@ import type { ArchiveLayout } from './config';
 import { NotFoundError } from './errors';
 import { archiveKey, submissionFileKey } from './keys';
 import { type Manifest, manifestDigest } from './manifest';
-import { headObject, type ObjectInfo, getObject, uploadStream } from './storage';
+import { getObject, headObject, type ObjectInfo, uploadStream } from './storage';
 import { readManifest } from './submissions';
 
 /** Object metadata (`x-amz-meta-manifest-sha256`) naming the manifest an archive was built from. */
@@ -27,7 +27,21 @@ const DEFLATE_LEVEL = 6;
 
 /** Formats that are compressed already: deflating them again costs CPU and gains nothing. */
 const STORED_EXTENSIONS = new Set([
-  '7z', 'bz2', 'gz', 'jar', 'jpeg', 'jpg', 'mp3', 'mp4', 'png', 'rar', 'tgz', 'webp', 'xz', 'zip', 'zst',
+  '7z',
+  'bz2',
+  'gz',
+  'jar',
+  'jpeg',
+  'jpg',
+  'mp3',
+  'mp4',
+  'png',
+  'rar',
+  'tgz',
+  'webp',
+  'xz',
+  'zip',
+  'zst',
 ]);
 
 export function entryName(id: string, path: string, layout: ArchiveLayout): string {

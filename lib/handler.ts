@@ -42,7 +42,11 @@ export function httpHandler(route: string, methods: Partial<Record<string, Route
       route,
       method: event.httpMethod,
       status: answer.statusCode,
-      requestBytes: event.body ? (event.isBase64Encoded ? Math.floor((event.body.length * 3) / 4) : event.body.length) : 0,
+      requestBytes: event.body
+        ? event.isBase64Encoded
+          ? Math.floor((event.body.length * 3) / 4)
+          : event.body.length
+        : 0,
       ms: Date.now() - started,
     });
     return answer;

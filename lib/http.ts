@@ -29,7 +29,8 @@ export function toRequest(event: APIGatewayProxyEvent): HttpRequest {
     if (value !== undefined) params[name] = value;
   }
   // With binary media type */* every body arrives base64; keep plain bodies working too (TOOLCHAIN.md pitfall 1).
-  const body = event.body == null ? Buffer.alloc(0) : Buffer.from(event.body, event.isBase64Encoded ? 'base64' : 'utf8');
+  const body =
+    event.body == null ? Buffer.alloc(0) : Buffer.from(event.body, event.isBase64Encoded ? 'base64' : 'utf8');
   return { method: event.httpMethod.toUpperCase(), params, header: (name) => headers.get(name.toLowerCase()), body };
 }
 

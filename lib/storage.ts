@@ -65,7 +65,9 @@ export async function putObject(
 /** The object's metadata, or `undefined` if there is no object at `key`. */
 export async function headObject(key: string): Promise<ObjectInfo | undefined> {
   try {
-    const head = await call(`head ${key}`, () => s3().send(new HeadObjectCommand({ Bucket: config().bucket, Key: key })));
+    const head = await call(`head ${key}`, () =>
+      s3().send(new HeadObjectCommand({ Bucket: config().bucket, Key: key })),
+    );
     return info(head);
   } catch (err) {
     if (isNotFound(err)) return undefined;
@@ -191,9 +193,7 @@ export function isNotFound(err: unknown): boolean {
 function isPreconditionFailed(err: unknown): boolean {
   const e = shape(err);
   const status = e.$metadata?.httpStatusCode;
-  return (
-    e.name === 'PreconditionFailed' || e.name === 'ConditionalRequestConflict' || status === 412 || status === 409
-  );
+  return e.name === 'PreconditionFailed' || e.name === 'ConditionalRequestConflict' || status === 412 || status === 409;
 }
 
 /** 503 SlowDown (S3 request-rate limits) and other 503s left after the SDK's own retries. */

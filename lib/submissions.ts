@@ -5,7 +5,14 @@
 import { mapWithLimit } from './concurrency';
 import { BadRequestError } from './errors';
 import { manifestKey, publicPath, submissionFileKey, validateId, validateSubmissionPath } from './keys';
-import { type Manifest, type ManifestFile, makeManifest, mergeFiles, parseManifest, serializeManifest } from './manifest';
+import {
+  type Manifest,
+  type ManifestFile,
+  makeManifest,
+  mergeFiles,
+  parseManifest,
+  serializeManifest,
+} from './manifest';
 import { parseFileParts, rejectDuplicateFields } from './multipart';
 import { getObject, putObject } from './storage';
 import { readSmall } from './streams';

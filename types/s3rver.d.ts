@@ -1,8 +1,8 @@
 // s3rver 3.7.1 ships no types; this declares the part of its API the local mode and the tests use.
 declare module 's3rver' {
   import type { EventEmitter } from 'node:events';
-  import type { AddressInfo } from 'node:net';
   import type { Server } from 'node:http';
+  import type { AddressInfo } from 'node:net';
 
   interface S3rverOptions {
     address?: string;

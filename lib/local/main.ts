@@ -35,7 +35,8 @@ async function main(): Promise<void> {
     return;
   }
   const port = Number(values.port);
-  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`--port must be 0–65535, not ${values.port}`);
+  if (!Number.isInteger(port) || port < 0 || port > 65535)
+    throw new Error(`--port must be 0–65535, not ${values.port}`);
   if (values.layout !== undefined) process.env.ARCHIVE_LAYOUT = values.layout;
   if (values.username !== undefined) process.env.FILESERVER_USERNAME = values.username;
   if (values.password !== undefined) process.env.FILESERVER_PASSWORD = values.password;

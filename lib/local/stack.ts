@@ -42,9 +42,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
   env.BUCKET ||= DEFAULT_BUCKET;
   if (!env.S3_ENDPOINT) {
     temporary = options.directory === undefined;
-    directory = options.directory
-      ? resolve(options.directory)
-      : await mkdtemp(join(tmpdir(), 'recodex-fileserver-'));
+    directory = options.directory ? resolve(options.directory) : await mkdtemp(join(tmpdir(), 'recodex-fileserver-'));
     embedded = await startEmbeddedS3({ directory, bucket: env.BUCKET, host });
     env.S3_ENDPOINT = embedded.endpoint;
     env.AWS_ACCESS_KEY_ID = EMBEDDED_S3_CREDENTIALS.accessKeyId;
@@ -52,7 +50,10 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
   }
   env.AWS_REGION ||= 'us-east-1';
 
-  const server = createLocalServer({ routes: loadRoutes(join(__dirname, '../../serverless.yml')), handlers: httpHandlers });
+  const server = createLocalServer({
+    routes: loadRoutes(join(__dirname, '../../serverless.yml')),
+    handlers: httpHandlers,
+  });
   await new Promise<void>((done, fail) => {
     server.once('error', fail);
     server.listen(options.port ?? 9999, host, () => done());

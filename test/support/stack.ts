@@ -1,0 +1,43 @@
+/**
+ * A running local stack for integration tests: the real local server and handlers over a real S3-compatible
+ * server (the embedded s3rver, or the one in S3_ENDPOINT), plus direct access to the bucket to prove what was
+ * or was not written.
+ */
+import { ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
+import { type LocalStack, startLocalStack } from '../../lib/local/stack';
+
+export interface TestStack extends LocalStack {
+  /** Every key in the bucket, sorted. */
+  keys(): Promise<string[]>;
+  s3: S3Client;
+}
+
+export async function startTestStack(): Promise<TestStack> {
+  const stack = await startLocalStack({ port: 0 });
+  const s3 = new S3Client({
+    endpoint: stack.s3Endpoint,
+    forcePathStyle: true,
+    region: process.env.AWS_REGION ?? 'us-east-1',
+    requestChecksumCalculation: 'WHEN_REQUIRED',
+    responseChecksumValidation: 'WHEN_REQUIRED',
+  });
+  const keys = async (): Promise<string[]> => {
+    const all: string[] = [];
+    let token: string | undefined;
+    do {
+      const page = await s3.send(new ListObjectsV2Command({ Bucket: stack.bucket, ContinuationToken: token }));
+      for (const object of page.Contents ?? []) if (object.Key) all.push(object.Key);
+      token = page.IsTruncated ? page.NextContinuationToken : undefined;
+    } while (token);
+    return all.sort();
+  };
+  return {
+    ...stack,
+    keys,
+    s3,
+    close: async () => {
+      s3.destroy();
+      await stack.close();
+    },
+  };
+}
