@@ -4,7 +4,7 @@
  */
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
 import { checkBasicAuth, expectedCredentials } from './auth';
-import { errorAnswer, MethodNotAllowedError } from './errors';
+import { BadRequestError, errorAnswer, MethodNotAllowedError } from './errors';
 import { type HttpAnswer, type HttpRequest, toRequest } from './http';
 import { describeError, log } from './log';
 
@@ -24,9 +24,14 @@ export function httpHandler(route: string, methods: Partial<Record<string, Route
   const allowed = Object.keys(all);
   return async (event, context) => {
     const started = Date.now();
-    const requestId = context?.awsRequestId ?? event.requestContext?.requestId;
+    const requestId = context?.awsRequestId ?? event?.requestContext?.requestId;
+    const method = typeof event?.httpMethod === 'string' ? event.httpMethod : undefined;
     let answer: HttpAnswer;
     try {
+      if (!method) {
+        // A direct invocation (test event, warm-up ping) rather than an API Gateway proxy event.
+        throw new BadRequestError('bad-event', 'This function answers API Gateway REST proxy events only.');
+      }
       const request = toRequest(event);
       checkBasicAuth(request.header('authorization'), await expectedCredentials());
       const run = all[request.method];
@@ -34,21 +39,24 @@ export function httpHandler(route: string, methods: Partial<Record<string, Route
       answer = await run(request);
     } catch (err) {
       answer = errorAnswer(err, (cause) =>
-        log('error', 'request failed', { requestId, route, method: event.httpMethod, ...describeError(cause) }),
+        log('error', 'request failed', { requestId, route, method, ...describeError(cause) }),
       );
     }
     log('info', 'request', {
       requestId,
       route,
-      method: event.httpMethod,
+      method,
       status: answer.statusCode,
-      requestBytes: event.body
-        ? event.isBase64Encoded
-          ? Math.floor((event.body.length * 3) / 4)
-          : event.body.length
-        : 0,
+      requestBytes: requestBytes(event),
       ms: Date.now() - started,
     });
     return answer;
   };
+}
+
+/** The decoded size of the request body, for the log line. */
+function requestBytes(event: APIGatewayProxyEvent | null | undefined): number {
+  const body = event?.body;
+  if (typeof body !== 'string') return 0;
+  return event?.isBase64Encoded ? Buffer.byteLength(body, 'base64') : Buffer.byteLength(body);
 }

@@ -56,9 +56,10 @@ export function validateSubmissionPath(path: string): string {
   };
   if (path.length === 0) reject('is empty: every file part needs its relative path as its field name');
   if (Buffer.byteLength(path, 'utf8') > MAX_PATH_BYTES) reject(`is longer than ${MAX_PATH_BYTES} bytes`);
-  // Control characters (NUL included) cannot be stored faithfully in zip entries or on every file system.
+  // Control characters (C0, DEL and C1; NUL included) cannot be stored faithfully in zip entries or on every file
+  // system, and are never part of a real source file's name.
   // biome-ignore lint/suspicious/noControlCharactersInRegex: matching control characters is the point of this check.
-  if (/[\u0000-\u001f\u007f]/.test(path)) reject('contains a control character');
+  if (/[\u0000-\u001f\u007f-\u009f]/.test(path)) reject('contains a control character');
   if (path.includes('\\')) reject("contains a backslash; separate folders with '/'");
   if (path.startsWith('/') || /^[A-Za-z]:/.test(path)) reject("is absolute; give it relative to the submission's root");
   for (const segment of path.split('/')) {

@@ -84,8 +84,19 @@ export function parseManifest(text: string, expectedId: string): Manifest {
     ) {
       throw new Error(`The manifest of ${expectedId} lists a malformed file.`);
     }
-    return { path: validateSubmissionPath(entry.path), size: entry.size, etag: entry.etag };
+    if (!Number.isSafeInteger(entry.size) || entry.size < 0) {
+      throw new Error(`The manifest of ${expectedId} lists a file with an impossible size.`);
+    }
+    try {
+      validateSubmissionPath(entry.path);
+    } catch {
+      // A stored manifest with a bad path is damaged storage (a 500), not a client's mistake (a 400).
+      throw new Error(`The manifest of ${expectedId} lists an invalid path.`);
+    }
+    return { path: entry.path, size: entry.size, etag: entry.etag };
   });
+  const paths = files.map((file) => file.path);
+  if (new Set(paths).size !== paths.length) throw new Error(`The manifest of ${expectedId} lists a path twice.`);
   return makeManifest(expectedId, files);
 }
 

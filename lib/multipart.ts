@@ -20,7 +20,7 @@ export const MAX_FILE_PARTS = 10_000;
  * Throws 415 if the body is not multipart/form-data and 400 if it is malformed.
  */
 export function parseFileParts(contentType: string | undefined, body: Buffer): Promise<FilePart[]> {
-  if (!contentType || !/^multipart\/form-data\s*;/i.test(contentType)) {
+  if (!contentType || !/^multipart\/form-data\s*(;|$)/i.test(contentType)) {
     return Promise.reject(
       new UnsupportedMediaTypeError(
         'not-multipart',
@@ -33,8 +33,9 @@ export function parseFileParts(contentType: string | undefined, body: Buffer): P
     try {
       parser = busboy({
         headers: { 'content-type': contentType },
-        // Field names are file paths of up to 800 bytes (PROTOCOL.md §6). busboy cuts longer names silently at
-        // this limit, so it sits far above that bound and the path check sees the real length.
+        // Field names are file paths of up to 800 bytes (PROTOCOL.md §6); busboy caps a part's header at 16 KiB
+        // (a longer one is a parse error, 400), so names reach the path check whole. fieldNameSize only applies to
+        // urlencoded forms, it is set high for clarity.
         limits: { fieldNameSize: 64 * 1024, files: MAX_FILE_PARTS, parts: 2 * MAX_FILE_PARTS },
         // Guzzle writes UTF-8 names unencoded; RFC 7578 §4.2 allows exactly that.
         defParamCharset: 'utf8',
@@ -44,17 +45,24 @@ export function parseFileParts(contentType: string | undefined, body: Buffer): P
       return;
     }
     const parts: FilePart[] = [];
+    let seenParts = 0;
     let failed = false;
     const fail = (err: Error): void => {
       if (failed) return;
       failed = true;
       reject(err);
     };
-    parser.on('file', (field, stream) => {
+    parser.on('file', (name, stream) => {
+      // busboy reports `name=""` as undefined; it is the empty path, which validation refuses by name.
+      const field: string = name ?? '';
+      seenParts++;
       const chunks: Buffer[] = [];
       stream.on('data', (chunk: Buffer) => chunks.push(chunk));
       stream.on('end', () => parts.push({ field, data: Buffer.concat(chunks) }));
       stream.on('error', (err: Error) => fail(badMultipart(err)));
+    });
+    parser.on('field', () => {
+      seenParts++;
     });
     parser.on('filesLimit', () =>
       fail(new BadRequestError('too-many-parts', `A request may carry at most ${MAX_FILE_PARTS} files.`)),
@@ -64,7 +72,20 @@ export function parseFileParts(contentType: string | undefined, body: Buffer): P
     );
     parser.on('error', (err: Error) => fail(badMultipart(err)));
     parser.on('close', () => {
-      if (!failed) resolve(parts);
+      if (failed) return;
+      // busboy skips a part whose Content-Disposition it cannot read (Guzzle writes `name="a"b.c"` unescaped)
+      // without any event; that would lose a student's file silently, so such a body is refused instead.
+      const delimited = countParts(contentType, body);
+      if (delimited !== undefined && delimited > seenParts) {
+        fail(
+          new BadRequestError(
+            'bad-multipart',
+            `${delimited - seenParts} part(s) of the body have a header that cannot be read (a field name with an unescaped '"' or line break?); nothing was stored.`,
+          ),
+        );
+        return;
+      }
+      resolve(parts);
     });
     parser.end(body);
   });
@@ -82,6 +103,20 @@ export function rejectDuplicateFields(parts: readonly FilePart[]): void {
     }
     seen.add(field);
   }
+}
+
+/**
+ * The number of body parts by their delimiters (RFC 2046 §5.1.1: `--boundary` at the start of a line; the close
+ * delimiter `--boundary--` ends the last part), or `undefined` if the boundary cannot be read.
+ */
+export function countParts(contentType: string, body: Buffer): number | undefined {
+  const match = /;\s*boundary=(?:"([^"]+)"|([^\s;]+))/i.exec(contentType);
+  const boundary = match?.[1] ?? match?.[2];
+  if (!boundary) return undefined;
+  const delimiter = Buffer.from(`\r\n--${boundary}`);
+  let count = body.subarray(0, delimiter.length - 2).equals(delimiter.subarray(2)) ? 1 : 0;
+  for (let at = body.indexOf(delimiter); at >= 0; at = body.indexOf(delimiter, at + delimiter.length)) count++;
+  return Math.max(0, count - 1);
 }
 
 function badMultipart(err: unknown): BadRequestError {

@@ -2,6 +2,7 @@
  * `npm start`: the fileserver on http://127.0.0.1:9999 over embedded storage (or the S3 endpoint in S3_ENDPOINT).
  */
 import { parseArgs } from 'node:util';
+import { loadConfig } from '../config';
 import { startLocalStack } from './stack';
 
 const usage = `Usage: npm start -- [options]
@@ -42,6 +43,12 @@ async function main(): Promise<void> {
   if (values.password !== undefined) process.env.FILESERVER_PASSWORD = values.password;
 
   const stack = await startLocalStack({ host: values.host, port, directory: values.directory });
+  try {
+    loadConfig(); // fail now, not at the first request, on a bad setting
+  } catch (err) {
+    await stack.close();
+    throw err;
+  }
   const storage = stack.embedded
     ? `embedded S3 at ${stack.s3Endpoint}, folder ${stack.directory}${values.directory ? '' : ' (deleted on exit)'}`
     : `S3 endpoint ${stack.s3Endpoint}`;

@@ -1,0 +1,91 @@
+/**
+ * The embedded S3 server (s3rver over a temporary folder) for one test file, and the environment the handlers read
+ * on first use. Call at the top of a test file, before any handler runs: config and the S3 client are read lazily
+ * and memoised per test file.
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { HeadObjectCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
+import { EMBEDDED_S3_CREDENTIALS, type EmbeddedS3, startEmbeddedS3 } from '../../../lib/local/embedded-s3';
+
+export const BUCKET = 'handler-tests';
+
+export interface TestBucket {
+  /** The embedded server's base URL, e.g. `http://127.0.0.1:41234`. */
+  readonly endpoint: string;
+  /** A client of our own, to see what the handlers did or did not write. */
+  readonly client: S3Client;
+  /** Every key under `prefix`, sorted. */
+  keys(prefix?: string): Promise<string[]>;
+  /** Whether an object exists at `key`. */
+  exists(key: string): Promise<boolean>;
+}
+
+export function useEmbeddedS3(env: Record<string, string> = {}): TestBucket {
+  let directory: string | undefined;
+  let server: EmbeddedS3 | undefined;
+  let client: S3Client | undefined;
+
+  beforeAll(async () => {
+    directory = await mkdtemp(join(tmpdir(), 'handler-tests-'));
+    server = await startEmbeddedS3({ directory, bucket: BUCKET });
+    Object.assign(process.env, {
+      BUCKET,
+      S3_ENDPOINT: server.endpoint,
+      AWS_ACCESS_KEY_ID: EMBEDDED_S3_CREDENTIALS.accessKeyId,
+      AWS_SECRET_ACCESS_KEY: EMBEDDED_S3_CREDENTIALS.secretAccessKey,
+      AWS_REGION: 'us-east-1',
+      ...env,
+    });
+    client = new S3Client({
+      endpoint: server.endpoint,
+      region: 'us-east-1',
+      forcePathStyle: true,
+      credentials: EMBEDDED_S3_CREDENTIALS,
+      requestChecksumCalculation: 'WHEN_REQUIRED',
+      responseChecksumValidation: 'WHEN_REQUIRED',
+    });
+  });
+
+  afterAll(async () => {
+    client?.destroy();
+    await server?.close();
+    if (directory) await rm(directory, { recursive: true, force: true });
+  });
+
+  const started = (): { server: EmbeddedS3; client: S3Client } => {
+    if (!server || !client) throw new Error('The embedded S3 server is not running; use it inside tests only.');
+    return { server, client };
+  };
+
+  return {
+    get endpoint() {
+      return started().server.endpoint;
+    },
+    get client() {
+      return started().client;
+    },
+    async keys(prefix = '') {
+      const all: string[] = [];
+      let token: string | undefined;
+      do {
+        const page = await started().client.send(
+          new ListObjectsV2Command({ Bucket: BUCKET, Prefix: prefix, ContinuationToken: token }),
+        );
+        for (const object of page.Contents ?? []) if (object.Key) all.push(object.Key);
+        token = page.IsTruncated ? page.NextContinuationToken : undefined;
+      } while (token);
+      return all.sort();
+    },
+    async exists(key) {
+      try {
+        await started().client.send(new HeadObjectCommand({ Bucket: BUCKET, Key: key }));
+        return true;
+      } catch (err) {
+        if ((err as { name?: string }).name === 'NotFound') return false;
+        throw err;
+      }
+    },
+  };
+}

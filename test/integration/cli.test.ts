@@ -1,0 +1,93 @@
+/**
+ * `npm start` as a user runs it: options, the flat layout, Basic auth, and what happens to storage on Ctrl-C.
+ */
+import { existsSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startCli } from '../support/cli';
+import { send } from '../support/http';
+import { file, multipart } from '../support/multipart';
+import { readZip } from '../support/zip';
+
+const basic = (user: string, password: string): string =>
+  `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`;
+
+async function postSubmission(url: string, id: string, headers: Record<string, string> = {}) {
+  const { body, contentType } = multipart([
+    file('main.c', 'int x;'),
+    file('sub/dir/x.txt', 'x'),
+    file('job-config.yml', 'c'),
+  ]);
+  return send(url, 'POST', `/submissions/${id}`, { body, headers: { 'Content-Type': contentType, ...headers } });
+}
+
+it('--layout flat puts the files at the root of the archive', async () => {
+  const server = await startCli(['--layout', 'flat']);
+  try {
+    expect((await postSubmission(server.url, 'student_flat')).status).toBe(200);
+    const zip = await send(server.url, 'GET', '/submission_archives/student_flat.zip');
+    expect((await readZip(zip.body)).map((e) => [e.name, e.data.toString()])).toEqual([
+      ['job-config.yml', 'c'],
+      ['main.c', 'int x;'],
+      ['sub/dir/x.txt', 'x'],
+    ]);
+  } finally {
+    await server.stop();
+  }
+});
+
+it('with credentials, refuses missing or wrong ones with 401 and writes nothing', async () => {
+  const server = await startCli(['--username', 're', '--password', 'codex']);
+  try {
+    const refused: Record<string, string>[] = [
+      {},
+      { Authorization: basic('re', 'wrong') },
+      { Authorization: 'Bearer abc' },
+    ];
+    for (const headers of refused) {
+      const answer = await postSubmission(server.url, 'student_auth', headers);
+      expect(answer.status).toBe(401);
+      expect(answer.headers['www-authenticate']).toBe('Basic realm="ReCodEx fileserver"');
+      expect(answer.json()).toMatchObject({ result: 'ERROR', error: { code: 'unauthorized' } });
+      const put = await send(server.url, 'PUT', '/results/student_auth.zip', { body: 'x', headers });
+      expect(put.status).toBe(401);
+    }
+    const auth = { Authorization: basic('re', 'codex') };
+    // Nothing was written by the refused requests:
+    expect((await send(server.url, 'GET', '/submission_archives/student_auth.zip', { headers: auth })).status).toBe(
+      404,
+    );
+    expect((await send(server.url, 'GET', '/results/student_auth.zip', { headers: auth })).status).toBe(404);
+    expect((await postSubmission(server.url, 'student_auth', auth)).status).toBe(200);
+    expect((await send(server.url, 'GET', '/', { headers: auth })).status).toBe(200);
+    expect((await send(server.url, 'GET', '/')).status).toBe(401);
+  } finally {
+    await server.stop();
+  }
+});
+
+it('deletes its temporary storage on Ctrl-C, and keeps --directory across runs', async () => {
+  const first = await startCli([]);
+  const folder = /folder (\S+) \(deleted on exit\)/.exec(first.output())?.[1];
+  const existedWhileRunning = folder !== undefined && existsSync(folder);
+  expect(await first.stop()).toBe(0);
+  expect(existedWhileRunning).toBe(true);
+  expect(existsSync(folder as string)).toBe(false);
+
+  const directory = await mkdtemp(join(tmpdir(), 'fileserver-cli-test-'));
+  try {
+    const run1 = await startCli(['--directory', directory]);
+    await send(run1.url, 'PUT', '/results/kept.zip', { body: 'kept across runs' });
+    expect(await run1.stop()).toBe(0);
+    const run2 = await startCli(['--directory', directory]);
+    const answer = await send(run2.url, 'GET', '/results/kept.zip').finally(() => run2.stop());
+    expect(answer.body.toString()).toBe('kept across runs');
+  } finally {
+    await rm(directory, { recursive: true, force: true });
+  }
+});
+
+it('refuses a bad option value with a clear message', async () => {
+  await expect(startCli(['--layout', 'sideways'])).rejects.toThrow(/ARCHIVE_LAYOUT must be one of prefixed, flat/);
+});

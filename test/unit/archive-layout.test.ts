@@ -1,0 +1,237 @@
+import { randomBytes } from 'node:crypto';
+import { Readable } from 'node:stream';
+import { entryName, shouldDeflate, zipStream } from '../../lib/archive';
+import type { ArchiveLayout } from '../../lib/config';
+import { type Manifest, makeManifest } from '../../lib/manifest';
+import { readZip } from '../support/zip';
+
+const STORED = 0;
+const DEFLATED = 8;
+
+function collect(stream: Readable): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    stream.on('data', (chunk: Buffer) => chunks.push(chunk));
+    stream.on('end', () => resolve(Buffer.concat(chunks)));
+    stream.on('error', reject);
+  });
+}
+
+/** A manifest of `files` (with their real sizes) and an `open` that serves them from memory. */
+function inMemory(id: string, files: Record<string, Buffer>) {
+  const manifest = makeManifest(
+    id,
+    Object.entries(files).map(([path, data]) => ({ path, size: data.length, etag: `"etag-${path}"` })),
+  );
+  const opened: string[] = [];
+  const open = async (path: string, etag: string): Promise<Readable> => {
+    const data = files[path];
+    if (!data) throw new Error(`test: unknown path ${path}`);
+    expect(etag).toBe(`"etag-${path}"`);
+    opened.push(path);
+    return Readable.from([data]);
+  };
+  return { manifest, open, opened };
+}
+
+const FILES: Record<string, Buffer> = {
+  'main.c': Buffer.from('int main(void) { return 0; }\n'),
+  'sub/dir/x.txt': Buffer.from('x\r\ny\r\n'.repeat(100)),
+  'job-config.yml': Buffer.from('---\nsubmission:\n  job-id: s1\n'),
+  'data.bin': randomBytes(100_000),
+  'empty.txt': Buffer.alloc(0),
+  'složka/ž.c': Buffer.from('// ž\n'),
+};
+const SORTED = ['data.bin', 'empty.txt', 'job-config.yml', 'main.c', 'složka/ž.c', 'sub/dir/x.txt'];
+
+async function build(manifest: Manifest, layout: ArchiveLayout, open: Parameters<typeof zipStream>[2]) {
+  return collect(zipStream(manifest, layout, open));
+}
+
+describe('zipStream', () => {
+  it('puts every file under <id>/ in the prefixed layout, sorted by path, with its exact bytes', async () => {
+    const { manifest, open } = inMemory('student_1', FILES);
+    const entries = await readZip(await build(manifest, 'prefixed', open));
+    expect(entries.map((e) => e.name)).toEqual(SORTED.map((path) => `student_1/${path}`));
+    for (const entry of entries) {
+      expect(entry.data.equals(FILES[entry.name.slice('student_1/'.length)] ?? Buffer.from('missing'))).toBe(true);
+    }
+  });
+
+  it('puts every file at the root in the flat layout, job-config.yml included', async () => {
+    const { manifest, open } = inMemory('student_1', FILES);
+    const entries = await readZip(await build(manifest, 'flat', open));
+    expect(entries.map((e) => e.name)).toEqual(SORTED);
+    for (const entry of entries) {
+      expect(entry.data.equals(FILES[entry.name] ?? Buffer.from('missing'))).toBe(true);
+    }
+  });
+
+  it('opens each file once, in path order, only after the previous one was read to the end', async () => {
+    const { manifest } = inMemory('s1', FILES);
+    const events: string[] = [];
+    const open = async (path: string): Promise<Readable> => {
+      events.push(`open ${path}`);
+      const stream = Readable.from([FILES[path] ?? Buffer.alloc(0)]);
+      stream.on('end', () => events.push(`end ${path}`));
+      return stream;
+    };
+    await build(manifest, 'flat', open);
+    expect(events).toEqual(SORTED.flatMap((path) => [`open ${path}`, `end ${path}`]));
+  });
+
+  it('builds byte-identical zips twice in a row, a second apart on the clock', async () => {
+    const builds = async () =>
+      Promise.all(
+        (['prefixed', 'flat'] as const).map((layout) => {
+          const { manifest, open } = inMemory('s1', FILES);
+          return build(manifest, layout, open);
+        }),
+      );
+    const [prefixedA, flatA] = await builds();
+    await new Promise((resolve) => setTimeout(resolve, 1100));
+    const [prefixedB, flatB] = await builds();
+    expect(prefixedA?.equals(prefixedB ?? Buffer.alloc(0))).toBe(true);
+    expect(flatA?.equals(flatB ?? Buffer.alloc(0))).toBe(true);
+    expect(prefixedA?.equals(flatA ?? Buffer.alloc(0))).toBe(false);
+  });
+
+  it('writes the same bytes whatever order the manifest was made from', async () => {
+    const reversed = Object.fromEntries(Object.entries(FILES).reverse());
+    const a = inMemory('s1', FILES);
+    const b = inMemory('s1', reversed);
+    expect((await build(a.manifest, 'prefixed', a.open)).equals(await build(b.manifest, 'prefixed', b.open))).toBe(
+      true,
+    );
+  });
+
+  it('stamps every entry with the fixed DOS date 2000-01-01 00:00 and no extra timestamp field', async () => {
+    const { manifest, open } = inMemory('s1', { 'a.c': Buffer.from('a') });
+    const zip = await build(manifest, 'flat', open);
+    expect(zip.readUInt32LE(0)).toBe(0x04034b50); // local file header
+    expect(zip.readUInt16LE(10)).toBe(0); // time 00:00:00
+    expect(zip.readUInt16LE(12)).toBe(((2000 - 1980) << 9) | (1 << 5) | 1); // date 2000-01-01
+    expect(zip.readUInt16LE(28)).toBe(0); // extra field length
+  });
+
+  it('compresses by extension: already-compressed formats are stored, others deflated', async () => {
+    const files: Record<string, Buffer> = {};
+    for (const name of [
+      'a.zip',
+      'b.png',
+      'c.gz',
+      'd.JPG',
+      'e.tar.gz',
+      'f.c',
+      'g.txt',
+      'Makefile',
+      '.hidden',
+      'h.zip/x',
+    ]) {
+      files[name] = Buffer.from(`content of ${name} `.repeat(20));
+    }
+    const { manifest, open } = inMemory('s1', files);
+    const methods = Object.fromEntries(
+      (await readZip(await build(manifest, 'flat', open))).map((e) => [e.name, e.compressionMethod]),
+    );
+    expect(methods).toEqual({
+      'a.zip': STORED,
+      'b.png': STORED,
+      'c.gz': STORED,
+      'd.JPG': STORED,
+      'e.tar.gz': STORED,
+      'f.c': DEFLATED,
+      'g.txt': DEFLATED,
+      Makefile: DEFLATED,
+      '.hidden': DEFLATED,
+      'h.zip/x': DEFLATED,
+    });
+  });
+
+  it('builds an empty but valid zip for a manifest without files', async () => {
+    const zip = await build(makeManifest('s1', []), 'prefixed', async () => {
+      throw new Error('nothing to open');
+    });
+    await expect(readZip(zip)).resolves.toEqual([]);
+  });
+
+  it('fails the output stream when opening the second file fails', async () => {
+    const { manifest } = inMemory('s1', FILES);
+    let calls = 0;
+    const open = async (path: string): Promise<Readable> => {
+      calls += 1;
+      if (calls === 2) throw new Error('PreconditionFailed: etag changed');
+      return Readable.from([FILES[path] ?? Buffer.alloc(0)]);
+    };
+    await expect(build(manifest, 'prefixed', open)).rejects.toThrow('PreconditionFailed: etag changed');
+  });
+
+  it('fails the output stream when the first file cannot be opened', async () => {
+    const { manifest } = inMemory('s1', FILES);
+    await expect(
+      build(manifest, 'flat', async () => {
+        throw new Error('NoSuchKey');
+      }),
+    ).rejects.toThrow('NoSuchKey');
+  });
+
+  it('fails the output stream when a source fails mid-read', async () => {
+    const { manifest } = inMemory('s1', FILES);
+    const open = async (path: string): Promise<Readable> => {
+      const data = FILES[path] ?? Buffer.alloc(0);
+      if (path !== 'job-config.yml') return Readable.from([data]);
+      return new Readable({
+        read() {
+          this.push(data.subarray(0, 5));
+          setImmediate(() => this.destroy(new Error('ECONNRESET mid-read')));
+        },
+      });
+    };
+    await expect(build(manifest, 'flat', open)).rejects.toThrow('ECONNRESET mid-read');
+  });
+
+  it.each([
+    ['fewer', 10, Buffer.from('only 7 ')],
+    ['more', 3, Buffer.from('more than three bytes')],
+  ])('fails the output stream when a source has %s bytes than the manifest says', async (_what, size, data) => {
+    const manifest = makeManifest('s1', [
+      { path: 'a.c', size: 1, etag: '"a"' },
+      { path: 'b.c', size, etag: '"b"' },
+    ]);
+    const open = async (path: string): Promise<Readable> => Readable.from([path === 'a.c' ? Buffer.from('a') : data]);
+    await expect(build(manifest, 'prefixed', open)).rejects.toThrow();
+  });
+});
+
+describe('entryName', () => {
+  it.each<[string, string, ArchiveLayout, string]>([
+    ['s1', 'main.c', 'prefixed', 's1/main.c'],
+    ['a.b', 'sub/dir/x.txt', 'prefixed', 'a.b/sub/dir/x.txt'],
+    ['s1', 'main.c', 'flat', 'main.c'],
+    ['s1', 'sub/dir/x.txt', 'flat', 'sub/dir/x.txt'],
+  ])('%s + %s in the %s layout → %s', (id, path, layout, name) => {
+    expect(entryName(id, path, layout)).toBe(name);
+  });
+});
+
+describe('shouldDeflate', () => {
+  it.each([
+    ['a.zip', false],
+    ['a.ZIP', false],
+    ['img.png', false],
+    ['x.tar.gz', false],
+    ['photo.jpeg', false],
+    ['lib.jar', false],
+    ['a.7z', false],
+    ['sub/dir/a.xz', false],
+    ['main.c', true],
+    ['notes.txt', true],
+    ['Makefile', true],
+    ['.gitignore', true],
+    ['a.zip/inside', true],
+    ['job-config.yml', true],
+    ['x.gzip', true],
+  ])('%s → %s', (path, deflate) => {
+    expect(shouldDeflate(path)).toBe(deflate);
+  });
+});

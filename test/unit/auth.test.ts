@@ -1,0 +1,70 @@
+import { checkBasicAuth } from '../../lib/auth';
+import { UnauthorizedError } from '../../lib/errors';
+
+const basic = (userPass: string, scheme = 'Basic'): string =>
+  `${scheme} ${Buffer.from(userPass, 'utf8').toString('base64')}`;
+const RE_CODEX = { username: 're', password: 'codex' };
+
+function expectUnauthorized(fn: () => unknown): void {
+  let thrown: unknown;
+  try {
+    fn();
+  } catch (err) {
+    thrown = err;
+  }
+  expect(thrown).toBeInstanceOf(UnauthorizedError);
+  expect(thrown).toMatchObject({ statusCode: 401 });
+  expect((thrown as UnauthorizedError).headers['WWW-Authenticate']).toBe('Basic realm="ReCodEx fileserver"');
+}
+
+describe('checkBasicAuth', () => {
+  it.each([[undefined], [''], ['Bearer x'], [basic('wrong:wrong')]])(
+    'lets %j through when no credentials are configured',
+    (header) => {
+      expect(() => checkBasicAuth(header, undefined)).not.toThrow();
+    },
+  );
+
+  it.each([
+    ['Basic', basic('re:codex')],
+    ['lowercase basic', basic('re:codex', 'basic')],
+    ['upper-case BASIC', basic('re:codex', 'BASIC')],
+    ['extra spaces', `Basic   ${Buffer.from('re:codex').toString('base64')}  `],
+  ])('accepts the right credentials (%s)', (_what, header) => {
+    expect(() => checkBasicAuth(header, RE_CODEX)).not.toThrow();
+  });
+
+  it.each([
+    ['a missing header', undefined],
+    ['an empty header', ''],
+    ['a wrong password', basic('re:codeX')],
+    ['a wrong user', basic('RE:codex')],
+    ['an empty password', basic('re:')],
+    ['a password with a trailing character', basic('re:codex ')],
+    ['no colon', basic('recodex')],
+    ['the user only', basic('re')],
+    ['swapped user and password', basic('codex:re')],
+    ['a Bearer token', 'Bearer x'],
+    ['a Bearer token carrying the credentials', basic('re:codex', 'Bearer')],
+    ['garbage base64', 'Basic !!!not-base64!!!'],
+    ['the scheme alone', 'Basic'],
+    ['the scheme and a space', 'Basic '],
+    ['unencoded credentials', 'Basic re:codex'],
+    ['base64 of nothing', 'Basic ===='],
+  ])('refuses %s with 401 and a Basic challenge', (_what, header) => {
+    expectUnauthorized(() => checkBasicAuth(header, RE_CODEX));
+  });
+
+  it('splits at the first colon, so a password may contain colons', () => {
+    const expected = { username: 're', password: 'co:de:x' };
+    expect(() => checkBasicAuth(basic('re:co:de:x'), expected)).not.toThrow();
+    expectUnauthorized(() => checkBasicAuth(basic('re:co'), expected));
+    expectUnauthorized(() => checkBasicAuth(basic('re:co:de'), expected));
+  });
+
+  it('compares non-ASCII UTF-8 passwords exactly', () => {
+    const expected = { username: 'učitel', password: 'heslo-žluťoučký-🐎' };
+    expect(() => checkBasicAuth(basic('učitel:heslo-žluťoučký-🐎'), expected)).not.toThrow();
+    expectUnauthorized(() => checkBasicAuth(basic('učitel:heslo-zlutoucky-🐎'), expected));
+  });
+});

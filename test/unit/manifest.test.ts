@@ -1,0 +1,136 @@
+import { BadRequestError } from '../../lib/errors';
+import {
+  type ManifestFile,
+  makeManifest,
+  manifestDigest,
+  mergeFiles,
+  parseManifest,
+  serializeManifest,
+} from '../../lib/manifest';
+
+const f = (path: string, etag = `"${path}"`, size = 1): ManifestFile => ({ path, size, etag });
+const paths = (files: readonly ManifestFile[]): string[] => files.map((file) => file.path);
+
+function expectConflict(fn: () => unknown): void {
+  let thrown: unknown;
+  try {
+    fn();
+  } catch (err) {
+    thrown = err;
+  }
+  expect(thrown).toBeInstanceOf(BadRequestError);
+  expect(thrown).toMatchObject({ statusCode: 400, code: 'path-conflict' });
+}
+
+describe('makeManifest', () => {
+  it('sorts files by path in code-unit order and keeps id and version', () => {
+    const manifest = makeManifest('s1', [f('b.c'), f('job-config.yml'), f('a/z.txt'), f('B.c'), f('a.c'), f('ž.c')]);
+    expect(manifest.version).toBe(1);
+    expect(manifest.id).toBe('s1');
+    expect(paths(manifest.files)).toEqual(['B.c', 'a.c', 'a/z.txt', 'b.c', 'job-config.yml', 'ž.c']);
+  });
+
+  it('does not reorder the caller’s array', () => {
+    const input = [f('b'), f('a')];
+    makeManifest('s1', input);
+    expect(paths(input)).toEqual(['b', 'a']);
+  });
+});
+
+describe('mergeFiles', () => {
+  it('replaces a stored file with the same path and keeps the others', () => {
+    const merged = mergeFiles([f('a.c', '"old"', 3), f('b.c', '"b"', 4)], [f('a.c', '"new"', 5), f('c.c')]);
+    expect(merged).toEqual([f('a.c', '"new"', 5), f('b.c', '"b"', 4), f('c.c')]);
+  });
+
+  it('returns the union sorted by path', () => {
+    expect(paths(mergeFiles([f('z'), f('m/n')], [f('a'), f('m/a')]))).toEqual(['a', 'm/a', 'm/n', 'z']);
+  });
+
+  it('accepts a first upload (nothing stored)', () => {
+    expect(paths(mergeFiles([], [f('main.c'), f('job-config.yml')]))).toEqual(['job-config.yml', 'main.c']);
+  });
+
+  it('allows paths that only share a prefix, not a folder', () => {
+    expect(paths(mergeFiles([f('a')], [f('ab/c'), f('a.c'), f('a-b')]))).toEqual(['a', 'a-b', 'a.c', 'ab/c']);
+  });
+
+  it.each([
+    ['file then folder, both added', [], [f('a'), f('a/b')]],
+    ['folder then file, both added', [], [f('a/b'), f('a')]],
+    ['deep folder, both added', [], [f('x/y/z'), f('x/y')]],
+    ['stored file, added folder', [f('a')], [f('a/b')]],
+    ['stored folder, added file', [f('a/b')], [f('a')]],
+    ['stored deep folder, added file', [f('a/b/c.txt')], [f('a')]],
+  ])('refuses a file/folder clash: %s', (_what, existing, added) => {
+    expectConflict(() => mergeFiles(existing, added));
+  });
+});
+
+describe('manifestDigest', () => {
+  const files = [f('main.c', '"e1"', 10), f('job-config.yml', '"e2"', 20), f('sub/x.txt', '"e3"', 30)];
+
+  it('is the same for the same files in any input order', () => {
+    const a = makeManifest('s1', files);
+    const b = makeManifest('s1', [...files].reverse());
+    expect(manifestDigest(a)).toBe(manifestDigest(b));
+    expect(manifestDigest(a)).toMatch(/^[0-9a-f]{64}$/);
+  });
+
+  it.each([
+    ['an etag changes', [f('main.c', '"changed"', 10), files[1], files[2]], 's1'],
+    ['a size changes', [f('main.c', '"e1"', 11), files[1], files[2]], 's1'],
+    ['a path changes', [f('main2.c', '"e1"', 10), files[1], files[2]], 's1'],
+    ['a file is added', [...files, f('extra')], 's1'],
+    ['a file is removed', files.slice(1), 's1'],
+    ['the id changes', files, 's2'],
+  ])('changes when %s', (_what, changed, id) => {
+    const base = manifestDigest(makeManifest('s1', files));
+    expect(manifestDigest(makeManifest(id, changed as ManifestFile[]))).not.toBe(base);
+  });
+});
+
+describe('parseManifest', () => {
+  const manifest = makeManifest('s1', [f('main.c', '"e1"', 10), f('sub/ž.txt', '"e2"', 0)]);
+
+  it('round-trips serializeManifest', () => {
+    expect(parseManifest(serializeManifest(manifest), 's1')).toEqual(manifest);
+  });
+
+  it('sorts files that were stored out of order', () => {
+    const text = JSON.stringify({ version: 1, id: 's1', files: [f('b'), f('a')] });
+    expect(paths(parseManifest(text, 's1').files)).toEqual(['a', 'b']);
+  });
+
+  it('drops unknown extra properties of file entries', () => {
+    const text = JSON.stringify({ version: 1, id: 's1', files: [{ ...f('a'), extra: true }] });
+    expect(parseManifest(text, 's1').files).toEqual([f('a')]);
+  });
+
+  it.each([
+    ['a wrong id', { version: 1, id: 's2', files: [] }],
+    ['a wrong version', { version: 2, id: 's1', files: [] }],
+    ['a version as a string', { version: '1', id: 's1', files: [] }],
+    ['no files', { version: 1, id: 's1' }],
+    ['files that is an object', { version: 1, id: 's1', files: {} }],
+    ['an array at the top', [{ version: 1, id: 's1', files: [] }]],
+    ['null', null],
+    ['a file that is a string', { version: 1, id: 's1', files: ['main.c'] }],
+    ['a file that is null', { version: 1, id: 's1', files: [null] }],
+    ['a file without a path', { version: 1, id: 's1', files: [{ size: 1, etag: '"e"' }] }],
+    ['a file with a numeric path', { version: 1, id: 's1', files: [{ path: 1, size: 1, etag: '"e"' }] }],
+    ['a file with a string size', { version: 1, id: 's1', files: [{ path: 'a', size: '1', etag: '"e"' }] }],
+    ['a file without an etag', { version: 1, id: 's1', files: [{ path: 'a', size: 1 }] }],
+  ])('rejects %s', (_what, data) => {
+    expect(() => parseManifest(JSON.stringify(data), 's1')).toThrow();
+  });
+
+  it('rejects text that is not JSON', () => {
+    expect(() => parseManifest('{"version":1,', 's1')).toThrow();
+  });
+
+  it.each([['../x'], ['/etc/passwd'], ['a//b'], ['a\\b'], ['']])('rejects a stored path %j', (path) => {
+    const text = JSON.stringify({ version: 1, id: 's1', files: [f(path)] });
+    expect(() => parseManifest(text, 's1')).toThrow(/path/);
+  });
+});
