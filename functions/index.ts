@@ -3,7 +3,9 @@
  * server looks handlers up here, so it runs the same code with the routes of `serverless.yml` and a bundler can
  * follow every import.
  */
+import type { S3Event } from 'aws-lambda';
 import type { LambdaHttpHandler } from '../lib/handler';
+import * as archiver from './archiver';
 import * as archives from './archives';
 import * as attachments from './attachments';
 import * as exercises from './exercises';
@@ -19,4 +21,9 @@ export const httpHandlers: Record<string, LambdaHttpHandler> = {
   'functions/exercises.download': exercises.download,
   'functions/results.handler': results.handler,
   'functions/attachments.handler': attachments.handler,
+};
+
+/** Every S3-triggered handler by its `serverless.yml` name. */
+export const s3Handlers: Record<string, (event: S3Event) => Promise<void>> = {
+  'functions/archiver.handler': archiver.handler,
 };

@@ -8,11 +8,9 @@
 import { PassThrough, type Readable } from 'node:stream';
 import { ZipFile } from 'yazl';
 import type { ArchiveLayout } from './config';
-import { NotFoundError } from './errors';
 import { archiveKey, submissionFileKey } from './keys';
 import { type Manifest, manifestDigest } from './manifest';
-import { getObject, headObject, type ObjectInfo, uploadStream } from './storage';
-import { readManifest } from './submissions';
+import { getObject, type ObjectInfo, uploadStream } from './storage';
 
 /** Object metadata (`x-amz-meta-manifest-sha256`) naming the manifest an archive was built from. */
 export const MANIFEST_DIGEST_METADATA = 'manifest-sha256';
@@ -120,19 +118,4 @@ export function isCurrent(archive: ObjectInfo | undefined, manifest: Manifest, l
     archive.metadata[MANIFEST_DIGEST_METADATA] === manifestDigest(manifest) &&
     archive.metadata['archive-layout'] === layout
   );
-}
-
-/**
- * Makes sure the archive of submission `id` matches its current manifest, building it if it is missing or stale
- * (shared/DESIGN.md: a worker may ask within milliseconds of the upload). An id that was never uploaded is a 404
- * and writes nothing (PROTOCOL.md §3).
- */
-export async function ensureArchive(id: string, layout: ArchiveLayout): Promise<'current' | 'built'> {
-  const manifest = await readManifest(id);
-  if (!manifest) {
-    throw new NotFoundError('no-such-submission', `No submission with the id ${id} has been uploaded.`);
-  }
-  if (isCurrent(await headObject(archiveKey(id)), manifest, layout)) return 'current';
-  await buildArchive(manifest, layout);
-  return 'built';
 }

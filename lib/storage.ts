@@ -90,7 +90,13 @@ export async function getObject(key: string, options: { ifMatch?: string } = {})
         }),
       ),
     );
-    return { ...info(answer), body: answer.Body as Readable };
+    const object = { ...info(answer), body: answer.Body as Readable };
+    // Checked here too: not every S3-compatible server honours If-Match on GET (s3rver ignores it).
+    if (options.ifMatch && object.etag !== options.ifMatch) {
+      object.body.destroy();
+      throw new PreconditionFailed(`get ${key}: the stored version is ${object.etag}, not ${options.ifMatch}`);
+    }
+    return object;
   } catch (err) {
     if (isNotFound(err)) return undefined;
     throw err;

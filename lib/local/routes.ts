@@ -109,3 +109,38 @@ function compareScores(a: readonly number[], b: readonly number[]): number {
   }
   return 0;
 }
+
+/** An `s3` event of `serverless.yml`: which object-created notifications reach which handler. */
+export interface S3Trigger {
+  handler: string;
+  /** e.g. `s3:ObjectCreated:*` */
+  event: string;
+  prefix: string;
+  suffix: string;
+}
+
+export function loadS3Triggers(serverlessYmlPath: string): S3Trigger[] {
+  const document = parse(readFileSync(serverlessYmlPath, 'utf8')) as { functions?: Record<string, ServerlessFunction> };
+  const triggers: S3Trigger[] = [];
+  for (const fn of Object.values(document.functions ?? {})) {
+    for (const event of Array.isArray(fn.events) ? fn.events : []) {
+      const s3 = (event as { s3?: { event?: unknown; rules?: unknown } }).s3;
+      if (!s3 || typeof fn.handler !== 'string') continue;
+      const rules = (Array.isArray(s3.rules) ? s3.rules : []) as { prefix?: string; suffix?: string }[];
+      triggers.push({
+        handler: fn.handler,
+        event: typeof s3.event === 'string' ? s3.event : 's3:ObjectCreated:*',
+        prefix: rules.find((rule) => rule.prefix !== undefined)?.prefix ?? '',
+        suffix: rules.find((rule) => rule.suffix !== undefined)?.suffix ?? '',
+      });
+    }
+  }
+  return triggers;
+}
+
+/** Whether S3 would deliver a notification named `eventName` (e.g. `ObjectCreated:Put`) for `key` to `trigger`. */
+export function triggerMatches(trigger: S3Trigger, eventName: string, key: string): boolean {
+  const pattern = trigger.event.replace(/^s3:/, '');
+  const nameMatches = pattern.endsWith(':*') ? eventName.startsWith(pattern.slice(0, -1)) : eventName === pattern;
+  return nameMatches && key.startsWith(trigger.prefix) && key.endsWith(trigger.suffix);
+}

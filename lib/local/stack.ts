@@ -6,9 +6,11 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { httpHandlers } from '../../functions/index';
+import type { S3EventRecord } from 'aws-lambda';
+import { httpHandlers, s3Handlers } from '../../functions/index';
 import { EMBEDDED_S3_CREDENTIALS, type EmbeddedS3, startEmbeddedS3 } from './embedded-s3';
-import { loadRoutes } from './routes';
+import { loadRoutes, loadS3Triggers } from './routes';
+import { createS3EventDispatcher } from './s3-events';
 import { createLocalServer } from './server';
 
 export const DEFAULT_BUCKET = 'recodex-fileserver';
@@ -28,6 +30,8 @@ export interface LocalStack {
   s3Endpoint: string;
   bucket: string;
   embedded: EmbeddedS3 | undefined;
+  /** Resolves when every S3-triggered handler started so far has finished. */
+  notificationsIdle(): Promise<void>;
   /** Storage folder of the embedded server, if any. */
   directory: string | undefined;
   close(): Promise<void>;
@@ -50,10 +54,12 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
   }
   env.AWS_REGION ||= 'us-east-1';
 
-  const server = createLocalServer({
-    routes: loadRoutes(join(__dirname, '../../serverless.yml')),
-    handlers: httpHandlers,
-  });
+  const serverlessYml = join(__dirname, '../../serverless.yml');
+  const server = createLocalServer({ routes: loadRoutes(serverlessYml), handlers: httpHandlers });
+  // S3 notifications (the archiver's trigger) come from the embedded server's events; another endpoint
+  // (LocalStack without Lambda) sends none, and archives are then built on their first GET.
+  const notifications = createS3EventDispatcher(loadS3Triggers(serverlessYml), s3Handlers);
+  embedded?.server.on('event', (event: { Records?: S3EventRecord[] }) => notifications.dispatch(event));
   await new Promise<void>((done, fail) => {
     server.once('error', fail);
     server.listen(options.port ?? 9999, host, () => done());
@@ -65,9 +71,11 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     bucket: env.BUCKET,
     embedded,
     directory,
+    notificationsIdle: () => notifications.idle(),
     close: async () => {
       server.closeAllConnections();
       await new Promise<void>((done) => server.close(() => done()));
+      await notifications.idle();
       if (embedded) await embedded.close();
       if (temporary && directory) await rm(directory, { recursive: true, force: true });
     },

@@ -1,0 +1,73 @@
+/**
+ * The S3-triggered side of archives: S3 notifies the archiver of each manifest written by POST /submissions, and
+ * it brings that submission's archive up to date (shared/DESIGN.md "Archive on upload").
+ *
+ * S3 delivers notifications at least once, unordered, sometimes a minute late, with URL-encoded keys. So a record
+ * only names the submission; what is built is always the submission's *current* manifest, and nothing is built if
+ * the stored archive already matches it. A duplicate or stale record therefore does nothing.
+ */
+import type { S3Event, S3EventRecord } from 'aws-lambda';
+import { buildArchive, isCurrent } from './archive';
+import type { ArchiveLayout } from './config';
+import { archiveKey, submissionIdOfManifestKey } from './keys';
+import { manifestDigest } from './manifest';
+import { headObject } from './storage';
+import { readManifest } from './submissions';
+
+export type ArchiveOutcome = 'current' | 'built' | 'no-manifest';
+
+/**
+ * Rounds of build-and-recheck. A POST that lands during a build makes the build stale; the next round builds the
+ * newer manifest, so a slower build of an older manifest cannot leave the older archive in place.
+ */
+const MAX_ROUNDS = 3;
+
+export async function archiveCurrentManifest(id: string, layout: ArchiveLayout): Promise<ArchiveOutcome> {
+  let outcome: ArchiveOutcome = 'current';
+  for (let round = 0; round < MAX_ROUNDS; round++) {
+    const manifest = await readManifest(id);
+    if (!manifest) return 'no-manifest';
+    if (isCurrent(await headObject(archiveKey(id)), manifest, layout)) return outcome;
+    await buildArchive(manifest, layout);
+    outcome = 'built';
+    const now = await readManifest(id);
+    if (!now || manifestDigest(now) === manifestDigest(manifest)) return outcome;
+  }
+  throw new Error(`The submission ${id} kept changing during ${MAX_ROUNDS} archive builds; retry later.`);
+}
+
+export interface OwnedRecord {
+  bucket: string;
+  key: string;
+  submissionId: string;
+}
+
+/**
+ * The submission a notification record is about, or a reason to ignore it. Keys arrive URL-encoded in the form
+ * style (`+` is a space; AWS S3 event notification docs, "Event message structure").
+ */
+export function ownedRecord(record: unknown, bucket: string): OwnedRecord | { ignored: string } {
+  const r = record as Partial<S3EventRecord> | null | undefined;
+  const eventName = r?.eventName;
+  const recordBucket = r?.s3?.bucket?.name;
+  const rawKey = r?.s3?.object?.key;
+  if (typeof eventName !== 'string' || typeof recordBucket !== 'string' || typeof rawKey !== 'string') {
+    return { ignored: 'not an S3 event record' };
+  }
+  if (!eventName.startsWith('ObjectCreated:')) return { ignored: `event ${eventName}` };
+  if (recordBucket !== bucket) return { ignored: `bucket ${recordBucket}` };
+  let key: string;
+  try {
+    key = decodeURIComponent(rawKey.replace(/\+/g, ' '));
+  } catch {
+    return { ignored: 'undecodable key' };
+  }
+  const submissionId = submissionIdOfManifestKey(key);
+  if (!submissionId) return { ignored: `key ${key} is not a manifest` };
+  return { bucket, key, submissionId };
+}
+
+/** The records of an event, tolerating a malformed event (which has none). */
+export function recordsOf(event: S3Event | null | undefined): unknown[] {
+  return Array.isArray(event?.Records) ? event.Records : [];
+}

@@ -1,0 +1,62 @@
+/**
+ * Local stand-in for S3 event notifications: s3rver's object events, filtered by the `s3` events of
+ * `serverless.yml`, delivered to the same handler as AWS would deliver them (one record per event, the key
+ * URL-encoded the way S3 encodes it), asynchronously and without blocking the write that caused them.
+ */
+import type { S3Event, S3EventRecord } from 'aws-lambda';
+import { describeError, log } from '../log';
+import type { S3Trigger } from './routes';
+import { triggerMatches } from './routes';
+
+export type S3Handler = (event: S3Event) => Promise<void>;
+
+/** S3 URL-encodes keys in notifications, form style: a space is `+`, a `/` stays. */
+export function encodeEventKey(key: string): string {
+  return encodeURIComponent(key).replace(/%20/g, '+').replace(/%2F/g, '/');
+}
+
+export interface S3EventDispatcher {
+  /** Delivers s3rver's event to the matching handlers. */
+  dispatch(event: { Records?: S3EventRecord[] }): void;
+  /** Resolves when every delivery started so far has finished. */
+  idle(): Promise<void>;
+}
+
+export function createS3EventDispatcher(
+  triggers: readonly S3Trigger[],
+  handlers: Readonly<Record<string, S3Handler>>,
+): S3EventDispatcher {
+  for (const trigger of triggers) {
+    if (!handlers[trigger.handler]) {
+      throw new Error(`serverless.yml names the handler ${trigger.handler}, which functions/index.ts does not export.`);
+    }
+  }
+  const inFlight = new Set<Promise<void>>();
+  return {
+    dispatch(event) {
+      for (const record of event.Records ?? []) {
+        const key = record.s3?.object?.key;
+        if (typeof key !== 'string') continue;
+        // s3rver names multipart completion `ObjectCreated:Post`; S3 says `CompleteMultipartUpload`.
+        const eventName =
+          record.eventName === 'ObjectCreated:Post' ? 'ObjectCreated:CompleteMultipartUpload' : record.eventName;
+        for (const trigger of triggers) {
+          if (!triggerMatches(trigger, eventName, key)) continue;
+          const delivered: S3EventRecord = {
+            ...record,
+            eventName,
+            s3: { ...record.s3, object: { ...record.s3.object, key: encodeEventKey(key) } },
+          };
+          const handler = handlers[trigger.handler] as S3Handler;
+          const delivery = handler({ Records: [delivered] })
+            .catch((err: unknown) => log('error', 'S3-triggered handler failed', { key, ...describeError(err) }))
+            .finally(() => inFlight.delete(delivery));
+          inFlight.add(delivery);
+        }
+      }
+    },
+    async idle() {
+      while (inFlight.size > 0) await Promise.allSettled([...inFlight]);
+    },
+  };
+}
