@@ -27,10 +27,10 @@ export class PreconditionFailed extends Error {}
 
 /**
  * Multipart part size for streamed uploads (archives). S3 allows at most 10,000 parts of at least 5 MiB
- * (except the last): 16 MiB parts reach 156 GiB, far above any submission, and lib-storage keeps
- * partSize × queueSize bytes in memory.
+ * (except the last): 5 MiB parts reach 48.8 GiB, far above any submission (a request carries at most 10 MB), and
+ * lib-storage keeps about partSize × (queueSize + 1) bytes in memory, so the smallest part keeps memory flat.
  */
-export const UPLOAD_PART_SIZE = 16 * 1024 * 1024;
+export const UPLOAD_PART_SIZE = 5 * 1024 * 1024;
 export const UPLOAD_QUEUE_SIZE = 2;
 
 export async function putObject(
@@ -122,7 +122,17 @@ export async function uploadStream(
       ...(options.metadata ? { Metadata: options.metadata } : {}),
     },
   });
-  await call(`upload ${key}`, () => upload.done());
+  // When the body fails, lib-storage aborts the upload; if the abort fails too (s3rver cannot abort), its error
+  // would hide the real cause, so the body's own error is reported first.
+  let bodyError: unknown;
+  body.once('error', (err) => {
+    bodyError = err;
+  });
+  try {
+    await call(`upload ${key}`, () => upload.done());
+  } catch (err) {
+    throw bodyError ?? err;
+  }
 }
 
 /** A short-lived URL that fetches the object straight from S3 (PROTOCOL.md §7). */

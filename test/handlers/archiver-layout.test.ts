@@ -1,0 +1,74 @@
+/**
+ * The archiver in a deployment set to the flat layout (PROTOCOL.md §3, `ARCHIVE_LAYOUT=flat`): entries at the
+ * root, and an archive built in the other layout (before the setting changed) counts as stale.
+ */
+import { GetObjectCommand, HeadObjectCommand } from '@aws-sdk/client-s3';
+import { handler as archiver } from '../../functions/archiver';
+import { buildArchive } from '../../lib/archive';
+import { readManifest, storeSubmission } from '../../lib/submissions';
+import { file, multipart } from '../support/multipart';
+import { readZip } from '../support/zip';
+import { BUCKET, useEmbeddedS3 } from './support/s3';
+import { manifestEvent } from './support/s3-events';
+import { spyOnS3 } from './support/s3-spy';
+
+const bucket = useEmbeddedS3({ ARCHIVE_LAYOUT: 'flat' });
+
+const WRITES = ['PutObjectCommand', 'CreateMultipartUploadCommand', 'UploadPartCommand'];
+
+async function submit(id: string, files: Record<string, string>): Promise<void> {
+  const { body, contentType } = multipart(Object.entries(files).map(([path, data]) => file(path, data)));
+  await storeSubmission(id, contentType, body);
+}
+
+async function storedEntries(id: string) {
+  const answer = await bucket.client.send(
+    new GetObjectCommand({ Bucket: BUCKET, Key: `submission_archives/${id}.zip` }),
+  );
+  const entries = await readZip(Buffer.from((await answer.Body?.transformToByteArray()) ?? []));
+  return entries.map((entry) => ({ name: entry.name, data: entry.data.toString('utf8') }));
+}
+
+const files = { 'job-config.yml': 'submission:\n  job-id: flat\n', 'main.c': 'int main;\n', 'sub/x.txt': 'x' };
+
+it('builds the flat layout: job-config.yml and every file at the root', async () => {
+  await submit('flat_1', files);
+  await expect(archiver(manifestEvent('flat_1'))).resolves.toBeUndefined();
+  expect(await storedEntries('flat_1')).toEqual([
+    { name: 'job-config.yml', data: files['job-config.yml'] },
+    { name: 'main.c', data: files['main.c'] },
+    { name: 'sub/x.txt', data: 'x' },
+  ]);
+  const head = await bucket.client.send(
+    new HeadObjectCommand({ Bucket: BUCKET, Key: 'submission_archives/flat_1.zip' }),
+  );
+  expect(head.Metadata?.['archive-layout']).toBe('flat');
+});
+
+it('rebuilds an archive of the same manifest that was built in the prefixed layout, then finds it current', async () => {
+  await submit('flat_2', files);
+  const manifest = await readManifest('flat_2');
+  if (!manifest) throw new Error('no manifest');
+  await buildArchive(manifest, 'prefixed');
+  expect((await storedEntries('flat_2')).map((entry) => entry.name)).toEqual([
+    'flat_2/job-config.yml',
+    'flat_2/main.c',
+    'flat_2/sub/x.txt',
+  ]);
+
+  const spy = spyOnS3();
+  try {
+    await expect(archiver(manifestEvent('flat_2'))).resolves.toBeUndefined();
+    expect(spy.names()).toContain('PutObjectCommand');
+    expect((await storedEntries('flat_2')).map((entry) => entry.name)).toEqual([
+      'job-config.yml',
+      'main.c',
+      'sub/x.txt',
+    ]);
+    spy.clear();
+    await expect(archiver(manifestEvent('flat_2'))).resolves.toBeUndefined();
+    expect(spy.names().filter((name) => WRITES.includes(name))).toEqual([]);
+  } finally {
+    spy.remove();
+  }
+});
