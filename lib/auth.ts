@@ -4,6 +4,7 @@
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { config } from './config';
+import { cachedCredentials, fetchFromSsm } from './credentials';
 import { UnauthorizedError } from './errors';
 
 export interface Credentials {
@@ -11,9 +12,17 @@ export interface Credentials {
   password: string;
 }
 
-/** The credentials this instance expects, or `undefined` when auth is off (local mode without credentials). */
+let fromParameter: (() => Promise<Credentials>) | undefined;
+
+/**
+ * The credentials this instance expects: from the SSM parameter in AWS, from the environment locally, or
+ * `undefined` when auth is off (local mode without credentials).
+ */
 export async function expectedCredentials(): Promise<Credentials | undefined> {
-  return config().credentials;
+  const { credentialsParameter, credentials } = config();
+  if (!credentialsParameter) return credentials;
+  fromParameter ??= cachedCredentials(credentialsParameter, fetchFromSsm);
+  return fromParameter();
 }
 
 /** Throws 401 unless `authorization` carries exactly the expected credentials. */

@@ -12,7 +12,12 @@ export interface Config {
   region: string;
   /** PROTOCOL.md §3: `prefixed` for workers up to v1.6, `flat` for v1.7 and later. */
   archiveLayout: ArchiveLayout;
-  /** HTTP Basic credentials; `undefined` turns auth off (local mode only, see issue on deployment). */
+  /**
+   * Name of the SSM SecureString holding `username:password` (the deployment always sets it); read at cold start.
+   * Takes precedence over `credentials`.
+   */
+  credentialsParameter: string | undefined;
+  /** HTTP Basic credentials from the environment (local mode); with neither, auth is off. */
   credentials: { username: string; password: string } | undefined;
   /**
    * PROTOCOL.md §7: a Lambda answer carries at most 6 MB, base64 grows binary by 4/3, so objects above this size are
@@ -34,6 +39,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     s3Endpoint: env.S3_ENDPOINT || undefined,
     region: env.AWS_REGION || 'us-east-1',
     archiveLayout: oneOf(env, 'ARCHIVE_LAYOUT', ['prefixed', 'flat'] as const, 'prefixed'),
+    credentialsParameter: env.CREDENTIALS_PARAMETER || undefined,
     credentials: username === '' ? undefined : { username, password },
     inlineLimitBytes: positiveInt(env, 'INLINE_LIMIT_BYTES', 4 * 1024 * 1024),
     presignTtlSeconds: positiveInt(env, 'PRESIGN_TTL_SECONDS', 600),

@@ -58,12 +58,19 @@ export class UnsupportedMediaTypeError extends HttpError {
   readonly statusCode = 415;
 }
 
-/** Storage is throttling or briefly unavailable; the request may be retried as it is. */
-export class StorageUnavailableError extends HttpError {
+/** A service this one depends on is throttling or briefly unavailable; the request may be retried as it is. */
+export class ServiceUnavailableError extends HttpError {
   readonly statusCode = 503;
+  constructor(code: string, message: string, options?: { cause?: unknown }) {
+    super(code, message, options);
+    this.headers['Retry-After'] = '1';
+  }
+}
+
+/** Storage is throttling (S3 503 SlowDown) or briefly unavailable. */
+export class StorageUnavailableError extends ServiceUnavailableError {
   constructor(message: string, options?: { cause?: unknown }) {
     super('storage-unavailable', message, options);
-    this.headers['Retry-After'] = '1';
   }
 }
 

@@ -48,6 +48,7 @@ export function httpHandler(route: string, methods: Partial<Record<string, Route
       method,
       status: answer.statusCode,
       requestBytes: requestBytes(event),
+      responseBytes: answer.isBase64Encoded ? Buffer.byteLength(answer.body, 'base64') : Buffer.byteLength(answer.body),
       ms: Date.now() - started,
     });
     return answer;

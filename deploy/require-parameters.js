@@ -1,0 +1,43 @@
+/**
+ * A local Serverless plugin: refuses to package or deploy without the parameters that keep the fileserver private
+ * and closed. Without them the API would accept calls from no VPC endpoint, or every handler would fail at cold
+ * start for want of credentials; an open fileserver must never be deployed by accident.
+ */
+class RequireParameters {
+  constructor(serverless) {
+    this.serverless = serverless;
+    this.hooks = {
+      'before:package:initialize': () => this.check(),
+      'before:deploy:deploy': () => this.check(),
+    };
+  }
+
+  check() {
+    const provider = this.serverless.service.provider;
+    const problems = [];
+    const parameter = provider.environment?.CREDENTIALS_PARAMETER ?? '';
+    if (!parameter) {
+      problems.push(
+        'credentialsParameter is missing: create an SSM SecureString holding "username:password" ' +
+          '(aws ssm put-parameter --type SecureString --name /recodex/fileserver/credentials --value "re:…") ' +
+          'and pass --param="credentialsParameter=/recodex/fileserver/credentials".',
+      );
+    } else if (!/^\/[A-Za-z0-9_.\-/]+$/.test(parameter)) {
+      problems.push(
+        `credentialsParameter must be a full SSM parameter name starting with "/", not ${JSON.stringify(parameter)}.`,
+      );
+    }
+    const endpoints = (provider.vpcEndpointIds ?? []).filter((id) => typeof id === 'string' && id !== '');
+    if (endpoints.length === 0 || endpoints.some((id) => !/^vpce-[0-9a-f]+$/.test(id))) {
+      problems.push(
+        'vpcEndpointIds is missing or malformed: pass --param="vpcEndpointIds=vpce-…", the execute-api VPC endpoint ' +
+          'through which the ReCodEx API and workers reach this private API.',
+      );
+    }
+    if (problems.length > 0) {
+      throw new this.serverless.classes.Error(`Refusing to package the fileserver:\n- ${problems.join('\n- ')}`);
+    }
+  }
+}
+
+module.exports = RequireParameters;
