@@ -3,7 +3,7 @@
  * server (the embedded s3rver, or the one in S3_ENDPOINT), plus direct access to the bucket to prove what was
  * or was not written.
  */
-import { ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
+import { CreateBucketCommand, HeadBucketCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 import { type LocalStack, startLocalStack } from '../../lib/local/stack';
 
 export interface TestStack extends LocalStack {
@@ -21,6 +21,14 @@ export async function startTestStack(): Promise<TestStack> {
     requestChecksumCalculation: 'WHEN_REQUIRED',
     responseChecksumValidation: 'WHEN_REQUIRED',
   });
+  // Against an external endpoint (LocalStack), the bucket is the test's to create.
+  if (!stack.embedded) {
+    try {
+      await s3.send(new HeadBucketCommand({ Bucket: stack.bucket }));
+    } catch {
+      await s3.send(new CreateBucketCommand({ Bucket: stack.bucket }));
+    }
+  }
   const keys = async (): Promise<string[]> => {
     const all: string[] = [];
     let token: string | undefined;

@@ -1,0 +1,100 @@
+#!/usr/bin/env bash
+# LocalStack on the host, without Docker (issue "Tested against LocalStack").
+#
+#   npm run localstack:host -- start | stop | status | run <command…>
+#
+# `start` creates .venv-localstack (ignored by git) with a pinned localstack-core, starts its S3 and SSM on
+# 127.0.0.1:4566, and waits until the health endpoint reports S3 ready. `stop` stops it by its own pid. `run`
+# starts it, runs the command against it, and stops it whatever the command's outcome (exit code preserved).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+LOCALSTACK_VERSION=4.14.0 # the last release that starts without LOCALSTACK_AUTH_TOKEN
+PORT="${LOCALSTACK_PORT:-4566}"
+VENV=.venv-localstack
+STATE=.localstack
+PIDFILE="$STATE/localstack.pid"
+LOG="$STATE/localstack.log"
+HEALTH="http://127.0.0.1:$PORT/_localstack/health"
+
+say() { printf 'localstack:host: %s\n' "$*" >&2; }
+
+# LocalStack 4.14's S3 provider uses Python 3.12 syntax; 3.11 fails at the first bucket operation.
+find_python() {
+  for candidate in python3.13 python3.12 "$HOME/.pyenv/versions/3.13.0/bin/python" "$HOME/.pyenv/versions/3.12.1/bin/python" python3; do
+    if command -v "$candidate" >/dev/null 2>&1 &&
+      "$candidate" -c 'import sys; sys.exit(0 if sys.version_info >= (3, 12) else 1)' 2>/dev/null; then
+      command -v "$candidate"
+      return 0
+    fi
+  done
+  say "needs Python >= 3.12 (LocalStack $LOCALSTACK_VERSION); none found"
+  return 1
+}
+
+install() {
+  if [ -x "$VENV/bin/python" ] &&
+    [ "$("$VENV/bin/python" -c 'import importlib.metadata as m; print(m.version("localstack-core"))' 2>/dev/null)" = "$LOCALSTACK_VERSION" ]; then
+    return 0
+  fi
+  local python
+  python="$(find_python)"
+  say "installing localstack-core $LOCALSTACK_VERSION into $VENV with $("$python" --version)"
+  rm -rf "$VENV"
+  "$python" -m venv "$VENV"
+  "$VENV/bin/pip" install --quiet --disable-pip-version-check \
+    "localstack-core[runtime]==$LOCALSTACK_VERSION" service_identity -c localstack/constraints.txt
+}
+
+running() { [ -f "$PIDFILE" ] && kill -0 "$(cat "$PIDFILE")" 2>/dev/null; }
+
+s3_ready() { curl -sf "$HEALTH" 2>/dev/null | grep -Eq '"s3": *"(available|running)"'; }
+
+start() {
+  if running && s3_ready; then say "already running (pid $(cat "$PIDFILE"))"; return 0; fi
+  install
+  mkdir -p "$STATE"
+  say "starting on 127.0.0.1:$PORT (log: $LOG)"
+  SERVICES=s3,ssm GATEWAY_LISTEN="127.0.0.1:$PORT" LOCALSTACK_HOST="127.0.0.1:$PORT" DNS_DISABLED=1 \
+    SKIP_SSL_CERT_DOWNLOAD=1 DISABLE_EVENTS=1 \
+    nohup "$VENV/bin/python" -m localstack.runtime.main >"$LOG" 2>&1 &
+  echo $! >"$PIDFILE"
+  for _ in $(seq 1 120); do
+    if s3_ready; then say "S3 ready after ${SECONDS}s"; return 0; fi
+    if ! running; then break; fi
+    sleep 0.5
+  done
+  say "LocalStack did not become ready; its log ends with:"
+  tail -n 30 "$LOG" >&2 || true
+  stop
+  return 1
+}
+
+stop() {
+  if ! running; then rm -f "$PIDFILE"; return 0; fi
+  local pid
+  pid="$(cat "$PIDFILE")"
+  kill -TERM "$pid" 2>/dev/null || true
+  for _ in $(seq 1 40); do
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.25
+  done
+  kill -KILL "$pid" 2>/dev/null || true
+  rm -f "$PIDFILE"
+  say "stopped (pid $pid)"
+}
+
+case "${1:-}" in
+  start) start ;;
+  stop) stop ;;
+  status) if running && s3_ready; then say "running (pid $(cat "$PIDFILE"))"; else say "not running"; exit 1; fi ;;
+  run)
+    shift
+    start
+    status=0
+    "$@" || status=$?
+    stop
+    exit "$status"
+    ;;
+  *) echo "usage: $0 start|stop|status|run <command…>" >&2; exit 2 ;;
+esac

@@ -1,0 +1,201 @@
+/**
+ * What only a faithful S3 can show (run against LocalStack, never the embedded s3rver): conditional writes that
+ * really are create-only, checksums that S3 really verifies, multipart uploads that really are aborted, and
+ * listings that really page past 1,000 keys.
+ *
+ * Runs only with S3_ENDPOINT set, in a bucket of its own (BUCKET): the first test turns versioning on for it.
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import {
+  GetObjectCommand,
+  HeadObjectCommand,
+  ListMultipartUploadsCommand,
+  ListObjectVersionsCommand,
+  PutBucketVersioningCommand,
+} from '@aws-sdk/client-s3';
+import { entryName, MANIFEST_DIGEST_METADATA } from '../../lib/archive';
+import { archiveCurrentManifest } from '../../lib/archiver';
+import { config } from '../../lib/config';
+import { archiveKey, taskKey } from '../../lib/keys';
+import { manifestDigest } from '../../lib/manifest';
+import { PreconditionFailed, putObject } from '../../lib/storage';
+import { readManifest, storeSubmission } from '../../lib/submissions';
+import { injectS3Fault, spyOnS3 } from '../handlers/support/s3-spy';
+import { send } from '../support/http';
+import { file, multipart, type Part } from '../support/multipart';
+import { startTestStack, type TestStack } from '../support/stack';
+import { readZip } from '../support/zip';
+
+jest.setTimeout(180_000);
+
+let stack: TestStack;
+beforeAll(async () => {
+  if (!process.env.S3_ENDPOINT) {
+    throw new Error('These tests need a faithful S3: set S3_ENDPOINT (LocalStack) and a bucket of their own in BUCKET.');
+  }
+  stack = await startTestStack();
+  // "Written once" is only visible with versioning: every overwrite would leave a version behind.
+  await stack.s3.send(
+    new PutBucketVersioningCommand({ Bucket: stack.bucket, VersioningConfiguration: { Status: 'Enabled' } }),
+  );
+});
+afterAll(async () => {
+  await stack?.close();
+});
+
+let counter = 0;
+const freshId = (prefix: string): string => `${prefix}_${process.pid}_${Date.now()}_${counter++}`;
+const sha1 = (data: Buffer | string): Buffer => createHash('sha1').update(data).digest();
+
+async function exists(key: string): Promise<boolean> {
+  try {
+    await stack.s3.send(new HeadObjectCommand({ Bucket: stack.bucket, Key: key }));
+    return true;
+  } catch (err) {
+    if ((err as { name?: string }).name === 'NotFound') return false;
+    throw err;
+  }
+}
+
+async function storedBytes(key: string): Promise<Buffer> {
+  const answer = await stack.s3.send(new GetObjectCommand({ Bucket: stack.bucket, Key: key }));
+  return Buffer.from((await answer.Body?.transformToByteArray()) ?? []);
+}
+
+async function postSubmission(id: string, parts: readonly Part[]) {
+  const { body, contentType } = multipart(parts);
+  return send(stack.url, 'POST', `/submissions/${id}`, { body, headers: { 'Content-Type': contentType } });
+}
+
+describe('exercise files are written exactly once', () => {
+  it('20 concurrent uploads of the same content all answer its hash and leave one version of one object', async () => {
+    const content = Buffer.from(`exercise input ${randomBytes(16).toString('hex')}\n`);
+    const hash = sha1(content).toString('hex');
+    const key = taskKey(hash);
+
+    const answers = await Promise.all(
+      Array.from({ length: 20 }, (_, i) => {
+        const { body, contentType } = multipart([file(`input${i}.txt`, content)]);
+        return send(stack.url, 'POST', '/exercises', { body, headers: { 'Content-Type': contentType } });
+      }),
+    );
+
+    answers.forEach((answer, i) => {
+      expect({ i, status: answer.status, body: answer.body.toString('utf8') }).toMatchObject({ i, status: 200 });
+      expect(answer.json()).toEqual({ result: 'OK', files: { [`input${i}.txt`]: `/exercises/${hash}` } });
+    });
+    expect((await stack.keys()).filter((k) => k.startsWith(`tasks/${hash[0]}/${hash}`))).toEqual([key]);
+    const versions = await stack.s3.send(new ListObjectVersionsCommand({ Bucket: stack.bucket, Prefix: key }));
+    expect((versions.Versions ?? []).filter((v) => v.Key === key)).toHaveLength(1);
+    expect((versions.DeleteMarkers ?? []).filter((m) => m.Key === key)).toHaveLength(0);
+    expect(await storedBytes(key)).toEqual(content);
+
+    // S3's own answer to a create-only write on an existing key (412) reaches lib/ as PreconditionFailed.
+    await expect(putObject(key, content, { createOnly: true })).rejects.toBeInstanceOf(PreconditionFailed);
+    const after = await stack.s3.send(new ListObjectVersionsCommand({ Bucket: stack.bucket, Prefix: key }));
+    expect((after.Versions ?? []).filter((v) => v.Key === key)).toHaveLength(1);
+  });
+});
+
+describe('S3 verifies x-amz-checksum-sha1', () => {
+  const hello = Buffer.from('hello\n');
+  const helloSha1 = sha1(hello).toString('base64');
+
+  it('refuses bytes that do not match the checksum, and stores nothing', async () => {
+    const key = `faithful/${freshId('checksum')}`;
+    await expect(putObject(key, Buffer.from('other bytes'), { checksumSha1: helloSha1 })).rejects.toThrow();
+    expect(await exists(key)).toBe(false);
+  });
+
+  it('accepts bytes that match the checksum', async () => {
+    const key = `faithful/${freshId('checksum')}`;
+    await expect(putObject(key, hello, { checksumSha1: helloSha1 })).resolves.toEqual({
+      etag: expect.any(String),
+    });
+    expect(await storedBytes(key)).toEqual(hello);
+  });
+});
+
+describe('archives over real multipart uploads', () => {
+  it('a build that fails after a part was uploaded aborts its upload; the next build stores the full archive', async () => {
+    const id = freshId('multipart');
+    // Larger than one 5 MiB part each, so the upload is multipart and has a part stored before the failure.
+    const files: Record<string, Buffer> = {
+      'a.bin': randomBytes(6 * 1024 * 1024),
+      'b.bin': randomBytes(6 * 1024 * 1024),
+      'job-config.yml': Buffer.from('submission:\n  job-id: faithful\n'),
+    };
+    // Through lib/ directly: a request through the local server is capped at 10 MB.
+    const { body, contentType } = multipart(Object.entries(files).map(([path, data]) => file(path, data)));
+    await storeSubmission(id, contentType, body);
+    const key = archiveKey(id);
+
+    const spy = spyOnS3();
+    let fileGets = 0;
+    const fault = injectS3Fault(
+      (command) =>
+        command.name === 'GetObjectCommand' &&
+        String(command.input.Key).startsWith(`submissions/${id}/`) &&
+        ++fileGets === 2,
+    );
+    try {
+      await expect(archiveCurrentManifest(id, 'prefixed')).rejects.toThrow();
+    } finally {
+      fault.remove();
+      spy.remove();
+    }
+    expect(fault.failed).toHaveLength(1);
+    // The failure really hit a multipart upload with a part stored, and lib/ asked S3 to abort it.
+    expect(spy.names()).toEqual(
+      expect.arrayContaining(['CreateMultipartUploadCommand', 'UploadPartCommand', 'AbortMultipartUploadCommand']),
+    );
+    expect(spy.names()).not.toContain('CompleteMultipartUploadCommand');
+    const uploads = await stack.s3.send(new ListMultipartUploadsCommand({ Bucket: stack.bucket, Prefix: key }));
+    expect((uploads.Uploads ?? []).filter((u) => u.Key === key)).toEqual([]);
+    expect(await exists(key)).toBe(false);
+
+    await expect(archiveCurrentManifest(id, 'prefixed')).resolves.toBe('built');
+    const entries = await readZip(await storedBytes(key));
+    expect(entries.map((e) => e.name)).toEqual(Object.keys(files).map((path) => `${id}/${path}`));
+    for (const entry of entries) {
+      expect(entry.data.equals(files[entry.name.slice(id.length + 1)] as Buffer)).toBe(true);
+    }
+    const manifest = await readManifest(id);
+    if (!manifest) throw new Error('the manifest is missing');
+    const head = await stack.s3.send(new HeadObjectCommand({ Bucket: stack.bucket, Key: key }));
+    expect(head.Metadata?.[MANIFEST_DIGEST_METADATA]).toBe(manifestDigest(manifest));
+    const left = await stack.s3.send(new ListMultipartUploadsCommand({ Bucket: stack.bucket, Prefix: key }));
+    expect((left.Uploads ?? []).filter((u) => u.Key === key)).toEqual([]);
+  });
+});
+
+describe('listings beyond one page', () => {
+  it('a submission of 1,200 files stores all 1,200 and archives all 1,200', async () => {
+    const id = freshId('many');
+    const files = new Map<string, Buffer>();
+    for (let i = 1; i <= 1200; i++) {
+      const path = `data/f${String(i).padStart(4, '0')}.txt`;
+      files.set(path, Buffer.from(`file ${i} of ${id}\n`));
+    }
+
+    const answer = await postSubmission(
+      id,
+      [...files].map(([path, data]) => file(path, data)),
+    );
+    expect({ status: answer.status, body: answer.body.toString('utf8') }).toMatchObject({ status: 200 });
+
+    const stored = (await stack.keys()).filter((k) => k.startsWith(`submissions/${id}/`));
+    expect(stored).toHaveLength(1200);
+    expect(stored).toEqual([...files.keys()].map((path) => `submissions/${id}/${path}`).sort());
+
+    const archive = await send(stack.url, 'GET', `/submission_archives/${id}.zip`);
+    expect(archive.status).toBe(200);
+    const entries = await readZip(archive.body);
+    expect(entries).toHaveLength(1200);
+    const layout = config().archiveLayout;
+    const byName = new Map(entries.map((e) => [e.name, e.data]));
+    const missing = [...files.keys()].filter((path) => !byName.has(entryName(id, path, layout)));
+    expect(missing).toEqual([]);
+    for (const [path, data] of files) expect(byName.get(entryName(id, path, layout))?.equals(data)).toBe(true);
+  });
+});

@@ -1,0 +1,8 @@
+// The S3 endpoint of `npm run test:localstack` (scripts/localstack-host.sh), and a fresh bucket per test file.
+import { randomBytes } from 'node:crypto';
+
+process.env.S3_ENDPOINT ??= 'http://127.0.0.1:4566';
+process.env.AWS_ACCESS_KEY_ID ??= 'test';
+process.env.AWS_SECRET_ACCESS_KEY ??= 'test';
+process.env.AWS_REGION ??= 'us-east-1';
+process.env.BUCKET = `fileserver-it-${Date.now()}-${randomBytes(3).toString('hex')}`;
