@@ -3,6 +3,8 @@ module.exports = {
   testEnvironment: 'node',
   roots: ['<rootDir>/test'],
   testMatch: ['**/*.test.ts'],
+  // Needs a faithful S3 (LocalStack): run by `npm run test:localstack` (jest.localstack.config.js).
+  testPathIgnorePatterns: ['/node_modules/', '<rootDir>/test/localstack/'],
   transform: {
     '^.+\\.(t|j)sx?$': ['@swc/jest', { jsc: { target: 'es2022' }, module: { type: 'commonjs' } }],
   },

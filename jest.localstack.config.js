@@ -7,6 +7,7 @@ const base = require('./jest.config');
 
 module.exports = {
   ...base,
+  testPathIgnorePatterns: ['/node_modules/'],
   testMatch: ['<rootDir>/test/integration/protocol.test.ts', '<rootDir>/test/localstack/**/*.test.ts'],
   setupFiles: [...base.setupFiles, '<rootDir>/test/support/setup-localstack.ts'],
 };
