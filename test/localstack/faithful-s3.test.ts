@@ -12,12 +12,16 @@ import {
   ListMultipartUploadsCommand,
   ListObjectVersionsCommand,
   PutBucketVersioningCommand,
+  type ServiceInputTypes,
+  type ServiceOutputTypes,
 } from '@aws-sdk/client-s3';
+import type { InitializeMiddleware } from '@smithy/types';
 import { entryName, MANIFEST_DIGEST_METADATA } from '../../lib/archive';
 import { archiveCurrentManifest } from '../../lib/archiver';
 import { config } from '../../lib/config';
 import { archiveKey, taskKey } from '../../lib/keys';
 import { manifestDigest } from '../../lib/manifest';
+import { s3 } from '../../lib/s3';
 import { PreconditionFailed, putObject } from '../../lib/storage';
 import { readManifest, storeSubmission } from '../../lib/submissions';
 import { injectS3Fault, spyOnS3 } from '../handlers/support/s3-spy';
@@ -31,7 +35,9 @@ jest.setTimeout(180_000);
 let stack: TestStack;
 beforeAll(async () => {
   if (!process.env.S3_ENDPOINT) {
-    throw new Error('These tests need a faithful S3: set S3_ENDPOINT (LocalStack) and a bucket of their own in BUCKET.');
+    throw new Error(
+      'These tests need a faithful S3: set S3_ENDPOINT (LocalStack) and a bucket of their own in BUCKET.',
+    );
   }
   stack = await startTestStack();
   // "Written once" is only visible with versioning: every overwrite would leave a version behind.
@@ -62,6 +68,46 @@ async function storedBytes(key: string): Promise<Buffer> {
   return Buffer.from((await answer.Body?.transformToByteArray()) ?? []);
 }
 
+/**
+ * Holds every PutObject of `key` by the handlers' S3 client until `heads` HeadObjects of it have been answered, so
+ * that concurrent uploads all find the key absent and all race to create it (no luck needed).
+ */
+function raceCreatesOf(key: string, heads: number): { puts(): number; remove(): void } {
+  const name = 'race-creates';
+  let headsAnswered = 0;
+  let puts = 0;
+  let release: () => void = () => undefined;
+  const allHeadsAnswered = new Promise<void>((resolve) => {
+    release = resolve;
+  });
+  // A safety net: a request that never sends its HEAD must not hang the test.
+  const timer = setTimeout(release, 10_000);
+  const middleware: InitializeMiddleware<ServiceInputTypes, ServiceOutputTypes> = (next, context) => async (args) => {
+    const input = args.input as { Key?: string };
+    if (input.Key !== key) return next(args);
+    if (context.commandName === 'HeadObjectCommand') {
+      try {
+        return await next(args);
+      } finally {
+        if (++headsAnswered === heads) release();
+      }
+    }
+    if (context.commandName === 'PutObjectCommand') {
+      await allHeadsAnswered;
+      puts++;
+    }
+    return next(args);
+  };
+  s3().middlewareStack.add(middleware, { step: 'initialize', name, priority: 'normal' });
+  return {
+    puts: () => puts,
+    remove: () => {
+      clearTimeout(timer);
+      s3().middlewareStack.remove(name);
+    },
+  };
+}
+
 async function postSubmission(id: string, parts: readonly Part[]) {
   const { body, contentType } = multipart(parts);
   return send(stack.url, 'POST', `/submissions/${id}`, { body, headers: { 'Content-Type': contentType } });
@@ -73,12 +119,20 @@ describe('exercise files are written exactly once', () => {
     const hash = sha1(content).toString('hex');
     const key = taskKey(hash);
 
-    const answers = await Promise.all(
-      Array.from({ length: 20 }, (_, i) => {
-        const { body, contentType } = multipart([file(`input${i}.txt`, content)]);
-        return send(stack.url, 'POST', '/exercises', { body, headers: { 'Content-Type': contentType } });
-      }),
-    );
+    const race = raceCreatesOf(key, 20);
+    let answers: Awaited<ReturnType<typeof send>>[];
+    try {
+      answers = await Promise.all(
+        Array.from({ length: 20 }, (_, i) => {
+          const { body, contentType } = multipart([file(`input${i}.txt`, content)]);
+          return send(stack.url, 'POST', '/exercises', { body, headers: { 'Content-Type': contentType } });
+        }),
+      );
+    } finally {
+      race.remove();
+    }
+    // Every upload found the key absent and tried to create it: S3 let exactly one through.
+    expect(race.puts()).toBe(20);
 
     answers.forEach((answer, i) => {
       expect({ i, status: answer.status, body: answer.body.toString('utf8') }).toMatchObject({ i, status: 200 });
@@ -103,7 +157,10 @@ describe('S3 verifies x-amz-checksum-sha1', () => {
 
   it('refuses bytes that do not match the checksum, and stores nothing', async () => {
     const key = `faithful/${freshId('checksum')}`;
-    await expect(putObject(key, Buffer.from('other bytes'), { checksumSha1: helloSha1 })).rejects.toThrow();
+    await expect(putObject(key, Buffer.from('other bytes'), { checksumSha1: helloSha1 })).rejects.toMatchObject({
+      name: 'BadDigest',
+      $metadata: { httpStatusCode: 400 },
+    });
     expect(await exists(key)).toBe(false);
   });
 
