@@ -1,18 +1,36 @@
 /** POST /exercises, POST /tasks, GET/HEAD /exercises/{hash}, GET/HEAD /tasks/{hash} (PROTOCOL.md §2, §4). */
+
+import { config } from '../lib/config';
 import { NotFoundError } from '../lib/errors';
 import { storeExerciseFiles } from '../lib/exercises';
 import { httpHandler, type RouteMethod } from '../lib/handler';
-import { json, param, serveObject } from '../lib/http';
+import { type CachedObject, json, param, serveObject } from '../lib/http';
 import { parseSha1, taskKey } from '../lib/keys';
+import { ByteLru } from '../lib/lru';
 
 /** The collection: uploads. */
 export const upload = httpHandler('exercises', {
   POST: async (request) => json(200, await storeExerciseFiles(request.header('content-type'), request.body)),
 });
 
+let cache: ByteLru<CachedObject> | undefined;
+
+/**
+ * Hot exercise files from memory: every submission of an assignment fetches the same test inputs, and the content
+ * behind a hash never changes, so the cache needs no invalidation (PROTOCOL.md §4). Only files small enough to be
+ * answered inline are kept; a missing hash is never cached.
+ */
+function exerciseCache(): ByteLru<CachedObject> | undefined {
+  const { exerciseCacheBytes, inlineLimitBytes } = config();
+  if (exerciseCacheBytes === 0) return undefined;
+  cache ??= new ByteLru<CachedObject>(exerciseCacheBytes, inlineLimitBytes);
+  return cache;
+}
+
 const serve: RouteMethod = async (request) => {
   const sha1 = parseSha1(param(request, 'hash'));
   return serveObject(request.method, taskKey(sha1), {
+    cache: exerciseCache(),
     contentType: 'application/octet-stream',
     notFound: () => new NotFoundError('no-such-file', `No exercise file has the SHA-1 ${sha1}.`),
   });

@@ -26,6 +26,8 @@ export interface Config {
   inlineLimitBytes: number;
   /** Lifetime of presigned download URLs. */
   presignTtlSeconds: number;
+  /** Bytes of exercise files kept in memory per function instance; 0 turns the cache off. */
+  exerciseCacheBytes: number;
 }
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
@@ -43,6 +45,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     credentials: username === '' ? undefined : { username, password },
     inlineLimitBytes: positiveInt(env, 'INLINE_LIMIT_BYTES', 4 * 1024 * 1024),
     presignTtlSeconds: positiveInt(env, 'PRESIGN_TTL_SECONDS', 600),
+    exerciseCacheBytes: nonNegativeInt(env, 'EXERCISE_CACHE_BYTES', 64 * 1024 * 1024),
   };
 }
 
@@ -67,6 +70,14 @@ function oneOf<T extends string>(env: NodeJS.ProcessEnv, name: string, allowed: 
     throw new Error(`${name} must be one of ${allowed.join(', ')}; it is ${JSON.stringify(value)}.`);
   }
   return value as T;
+}
+
+function nonNegativeInt(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
+  const value = env[name];
+  if (value === undefined || value === '') return fallback;
+  const parsed = Number(value);
+  if (!Number.isSafeInteger(parsed) || parsed < 0) throw new Error(`${name} must be 0 or a positive integer.`);
+  return parsed;
 }
 
 function positiveInt(env: NodeJS.ProcessEnv, name: string, fallback: number): number {

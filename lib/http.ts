@@ -5,6 +5,7 @@
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
 import { config } from './config';
 import { NotFoundError } from './errors';
+import type { ByteLru } from './lru';
 import { getObject, headObject, presignGet } from './storage';
 import { readSmall } from './streams';
 
@@ -51,6 +52,15 @@ export interface ServeOptions {
   notFound: () => NotFoundError;
   /** For `Content-Disposition: attachment` on the presigned redirect. */
   filename?: string;
+  /** Objects that never change may be kept in memory and answered from there (exercise files). */
+  cache?: ByteLru<CachedObject>;
+}
+
+/** An inline-sized object kept in memory: its bytes and its ETag. */
+export interface CachedObject {
+  bytes: Buffer;
+  etag: string;
+  readonly byteLength: number;
 }
 
 /**
@@ -59,6 +69,8 @@ export interface ServeOptions {
  */
 export async function serveObject(method: string, key: string, options: ServeOptions): Promise<HttpAnswer> {
   const { inlineLimitBytes } = config();
+  const cached = options.cache?.get(key);
+  if (cached) return inlineAnswer(method, options.contentType, cached.bytes, cached.etag);
   if (method === 'HEAD') {
     const head = await headObject(key);
     if (!head) throw options.notFound();
@@ -72,12 +84,14 @@ export async function serveObject(method: string, key: string, options: ServeOpt
     return redirect(await presignGet(key, options.filename));
   }
   const bytes = await readSmall(object.body, inlineLimitBytes);
-  return {
-    statusCode: 200,
-    headers: objectHeaders(options.contentType, bytes.length, object.etag),
-    body: bytes.toString('base64'),
-    isBase64Encoded: true,
-  };
+  options.cache?.set(key, { bytes, etag: object.etag, byteLength: bytes.length });
+  return inlineAnswer(method, options.contentType, bytes, object.etag);
+}
+
+function inlineAnswer(method: string, contentType: string, bytes: Buffer, etag: string): HttpAnswer {
+  const headers = objectHeaders(contentType, bytes.length, etag);
+  if (method === 'HEAD') return { statusCode: 200, headers, body: '' };
+  return { statusCode: 200, headers, body: bytes.toString('base64'), isBase64Encoded: true };
 }
 
 function objectHeaders(contentType: string, size: number, etag: string): Record<string, string> {

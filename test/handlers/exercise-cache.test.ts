@@ -1,0 +1,51 @@
+/**
+ * Hot exercise files come from memory: a second GET of the same hash sends nothing to S3, and a missing hash is
+ * never remembered as missing.
+ */
+import { createHash } from 'node:crypto';
+import { PutObjectCommand } from '@aws-sdk/client-s3';
+import { download } from '../../functions/exercises';
+import { bodyBytes, invoke, loadEvent } from './support/events';
+import { BUCKET, useEmbeddedS3 } from './support/s3';
+import { spyOnS3 } from './support/s3-spy';
+
+const bucket = useEmbeddedS3();
+
+const sha1 = (data: string): string => createHash('sha1').update(data).digest('hex');
+
+async function store(data: string): Promise<string> {
+  const hash = sha1(data);
+  await bucket.client.send(
+    new PutObjectCommand({ Bucket: BUCKET, Key: `tasks/${hash[0]}/${hash}`, Body: Buffer.from(data) }),
+  );
+  return hash;
+}
+
+it('answers a repeated GET or HEAD from memory, with the same bytes and headers', async () => {
+  const hash = await store(`input ${Date.now()}`);
+  const first = await invoke(download, loadEvent('worker-exercise-get', { param: hash }));
+  const spy = spyOnS3();
+  try {
+    const second = await invoke(download, loadEvent('worker-exercise-get', { param: hash.toUpperCase() }));
+    const head = await invoke(download, loadEvent('worker-exercise-get', { param: hash, method: 'HEAD' }));
+    expect(spy.names()).toEqual([]);
+    expect(second.statusCode).toBe(200);
+    expect(bodyBytes(second).equals(bodyBytes(first))).toBe(true);
+    expect(second.headers).toEqual(first.headers);
+    expect(head.statusCode).toBe(200);
+    expect(head.body).toBe('');
+    expect(head.headers?.['Content-Length']).toBe(first.headers?.['Content-Length']);
+  } finally {
+    spy.remove();
+  }
+});
+
+it('does not remember a missing hash: once the file is stored, it is served', async () => {
+  const data = `late ${Date.now()}`;
+  const hash = sha1(data);
+  expect((await invoke(download, loadEvent('worker-exercise-get', { param: hash }))).statusCode).toBe(404);
+  await store(data);
+  const answer = await invoke(download, loadEvent('worker-exercise-get', { param: hash }));
+  expect(answer.statusCode).toBe(200);
+  expect(bodyBytes(answer).toString()).toBe(data);
+});
