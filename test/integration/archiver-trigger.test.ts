@@ -5,7 +5,6 @@
  * which would build the archive on demand and so prove nothing about the trigger.
  */
 import { createHash } from 'node:crypto';
-import { GetObjectCommand, HeadObjectCommand } from '@aws-sdk/client-s3';
 import { send } from '../support/http';
 import { file, multipart, type Part } from '../support/multipart';
 import { startTestStack, type TestStack } from '../support/stack';
@@ -38,20 +37,9 @@ async function post(id: string, parts: readonly Part[]): Promise<void> {
   expect(answer.status).toBe(200);
 }
 
-async function exists(key: string): Promise<boolean> {
-  try {
-    await stack.s3.send(new HeadObjectCommand({ Bucket: stack.bucket, Key: key }));
-    return true;
-  } catch (err) {
-    if ((err as { name?: string }).name === 'NotFound') return false;
-    throw err;
-  }
-}
+const exists = (key: string): Promise<boolean> => stack.exists(key);
 
-async function storedBytes(key: string): Promise<Buffer> {
-  const answer = await stack.s3.send(new GetObjectCommand({ Bucket: stack.bucket, Key: key }));
-  return Buffer.from((await answer.Body?.transformToByteArray()) ?? []);
-}
+const storedBytes = (key: string): Promise<Buffer> => stack.storedBytes(key);
 
 /** Polls `check` every 20 ms until it answers a value; fails if that takes longer than 2 s. */
 async function within2s<T>(what: string, check: () => Promise<T | undefined>): Promise<{ value: T; ms: number }> {

@@ -7,7 +7,6 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import {
-  GetObjectCommand,
   HeadObjectCommand,
   ListMultipartUploadsCommand,
   ListObjectVersionsCommand,
@@ -53,20 +52,9 @@ let counter = 0;
 const freshId = (prefix: string): string => `${prefix}_${process.pid}_${Date.now()}_${counter++}`;
 const sha1 = (data: Buffer | string): Buffer => createHash('sha1').update(data).digest();
 
-async function exists(key: string): Promise<boolean> {
-  try {
-    await stack.s3.send(new HeadObjectCommand({ Bucket: stack.bucket, Key: key }));
-    return true;
-  } catch (err) {
-    if ((err as { name?: string }).name === 'NotFound') return false;
-    throw err;
-  }
-}
+const exists = (key: string): Promise<boolean> => stack.exists(key);
 
-async function storedBytes(key: string): Promise<Buffer> {
-  const answer = await stack.s3.send(new GetObjectCommand({ Bucket: stack.bucket, Key: key }));
-  return Buffer.from((await answer.Body?.transformToByteArray()) ?? []);
-}
+const storedBytes = (key: string): Promise<Buffer> => stack.storedBytes(key);
 
 /**
  * Holds every PutObject of `key` by the handlers' S3 client until `heads` HeadObjects of it have been answered, so

@@ -3,12 +3,23 @@
  * server (the embedded s3rver, or the one in S3_ENDPOINT), plus direct access to the bucket to prove what was
  * or was not written.
  */
-import { CreateBucketCommand, HeadBucketCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
+import {
+  CreateBucketCommand,
+  GetObjectCommand,
+  HeadBucketCommand,
+  HeadObjectCommand,
+  ListObjectsV2Command,
+  S3Client,
+} from '@aws-sdk/client-s3';
 import { type LocalStack, startLocalStack } from '../../lib/local/stack';
 
 export interface TestStack extends LocalStack {
   /** Every key in the bucket, sorted. */
   keys(): Promise<string[]>;
+  /** Whether an object exists at `key` (asked of the store, not of a route). */
+  exists(key: string): Promise<boolean>;
+  /** The stored bytes at `key`. */
+  storedBytes(key: string): Promise<Buffer>;
   s3: S3Client;
 }
 
@@ -39,9 +50,24 @@ export async function startTestStack(): Promise<TestStack> {
     } while (token);
     return all.sort();
   };
+  const exists = async (key: string): Promise<boolean> => {
+    try {
+      await s3.send(new HeadObjectCommand({ Bucket: stack.bucket, Key: key }));
+      return true;
+    } catch (err) {
+      if ((err as { name?: string }).name === 'NotFound') return false;
+      throw err;
+    }
+  };
+  const storedBytes = async (key: string): Promise<Buffer> => {
+    const answer = await s3.send(new GetObjectCommand({ Bucket: stack.bucket, Key: key }));
+    return Buffer.from((await answer.Body?.transformToByteArray()) ?? []);
+  };
   return {
     ...stack,
     keys,
+    exists,
+    storedBytes,
     s3,
     close: async () => {
       s3.destroy();

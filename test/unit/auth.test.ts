@@ -1,17 +1,13 @@
 import { checkBasicAuth } from '../../lib/auth';
 import { UnauthorizedError } from '../../lib/errors';
+import { thrownBy } from '../support/thrown';
 
 const basic = (userPass: string, scheme = 'Basic'): string =>
   `${scheme} ${Buffer.from(userPass, 'utf8').toString('base64')}`;
 const RE_CODEX = { username: 're', password: 'codex' };
 
 function expectUnauthorized(fn: () => unknown): void {
-  let thrown: unknown;
-  try {
-    fn();
-  } catch (err) {
-    thrown = err;
-  }
+  const thrown = thrownBy(fn);
   expect(thrown).toBeInstanceOf(UnauthorizedError);
   expect(thrown).toMatchObject({ statusCode: 401 });
   expect((thrown as UnauthorizedError).headers['WWW-Authenticate']).toBe('Basic realm="ReCodEx fileserver"');

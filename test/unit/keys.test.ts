@@ -13,15 +13,11 @@ import {
   validateId,
   validateSubmissionPath,
 } from '../../lib/keys';
+import { thrownBy } from '../support/thrown';
 
 /** Runs `fn` and asserts it throws a 400 BadRequestError with `code`. */
 function expectBadRequest(fn: () => unknown, code: string): void {
-  let thrown: unknown;
-  try {
-    fn();
-  } catch (err) {
-    thrown = err;
-  }
+  const thrown = thrownBy(fn);
   expect(thrown).toBeInstanceOf(BadRequestError);
   expect(thrown).toMatchObject({ statusCode: 400, code });
 }

@@ -7,17 +7,13 @@ import {
   parseManifest,
   serializeManifest,
 } from '../../lib/manifest';
+import { thrownBy } from '../support/thrown';
 
 const f = (path: string, etag = `"${path}"`, size = 1): ManifestFile => ({ path, size, etag });
 const paths = (files: readonly ManifestFile[]): string[] => files.map((file) => file.path);
 
 function expectConflict(fn: () => unknown): void {
-  let thrown: unknown;
-  try {
-    fn();
-  } catch (err) {
-    thrown = err;
-  }
+  const thrown = thrownBy(fn);
   expect(thrown).toBeInstanceOf(BadRequestError);
   expect(thrown).toMatchObject({ statusCode: 400, code: 'path-conflict' });
 }
