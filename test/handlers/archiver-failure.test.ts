@@ -5,12 +5,11 @@
  * at the archive key, abort its multipart upload, and leave nothing behind that breaks the next build.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { GetObjectCommand, HeadObjectCommand } from '@aws-sdk/client-s3';
+import { HeadObjectCommand } from '@aws-sdk/client-s3';
 import { handler as archiver } from '../../functions/archiver';
 import { UPLOAD_PART_SIZE } from '../../lib/storage';
-import { storeSubmission } from '../../lib/submissions';
-import { file, multipart } from '../support/multipart';
 import { readZip } from '../support/zip';
+import { storedBytes, submit } from './support/archives';
 import { captureLogs } from './support/logs';
 import { BUCKET, useEmbeddedS3 } from './support/s3';
 import { manifestEvent } from './support/s3-events';
@@ -21,15 +20,7 @@ const bucket = useEmbeddedS3();
 const sha256 = (data: Buffer): string => createHash('sha256').update(data).digest('hex');
 const archiveKeyOf = (id: string): string => `submission_archives/${id}.zip`;
 
-async function submit(id: string, files: Record<string, string | Buffer>): Promise<void> {
-  const { body, contentType } = multipart(Object.entries(files).map(([path, data]) => file(path, data)));
-  await storeSubmission(id, contentType, body);
-}
-
-async function getBytes(key: string): Promise<Buffer> {
-  const answer = await bucket.client.send(new GetObjectCommand({ Bucket: BUCKET, Key: key }));
-  return Buffer.from((await answer.Body?.transformToByteArray()) ?? []);
-}
+const getBytes = (key: string): Promise<Buffer> => storedBytes(bucket, key);
 
 /** Fails the `n`-th read of one of `id`'s submitted files (the manifest reads are not counted). */
 function failNthFileRead(id: string, n: number): S3Fault {

@@ -5,13 +5,14 @@
  * no notifications here, each test invokes the handler with the events it means to test.
  */
 import { createHash } from 'node:crypto';
-import { DeleteObjectCommand, GetObjectCommand, HeadObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
+import { DeleteObjectCommand, HeadObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import type { S3Event } from 'aws-lambda';
 import { handler as archiver } from '../../functions/archiver';
 import { handler as archives } from '../../functions/archives';
 import { storeSubmission } from '../../lib/submissions';
 import { file, multipart } from '../support/multipart';
 import { readZip } from '../support/zip';
+import { storedBytes, submit } from './support/archives';
 import { bodyBytes, invoke, loadEvent } from './support/events';
 import { captureLogs } from './support/logs';
 import { BUCKET, useEmbeddedS3 } from './support/s3';
@@ -32,15 +33,7 @@ const WRITES = [
 const sha256 = (data: Buffer): string => createHash('sha256').update(data).digest('hex');
 const archiveKeyOf = (id: string): string => `submission_archives/${id}.zip`;
 
-async function submit(id: string, files: Record<string, string | Buffer>): Promise<void> {
-  const { body, contentType } = multipart(Object.entries(files).map(([path, data]) => file(path, data)));
-  await storeSubmission(id, contentType, body);
-}
-
-async function getBytes(key: string): Promise<Buffer> {
-  const answer = await bucket.client.send(new GetObjectCommand({ Bucket: BUCKET, Key: key }));
-  return Buffer.from((await answer.Body?.transformToByteArray()) ?? []);
-}
+const getBytes = (key: string): Promise<Buffer> => storedBytes(bucket, key);
 
 async function head(key: string) {
   return bucket.client.send(new HeadObjectCommand({ Bucket: BUCKET, Key: key }));
