@@ -12,6 +12,7 @@ import * as exercises from './exercises';
 import * as results from './results';
 import * as status from './status';
 import * as submissions from './submissions';
+import * as uploads from './uploads';
 
 export const httpHandlers: Record<string, LambdaHttpHandler> = {
   'functions/status.handler': status.handler,
@@ -21,6 +22,7 @@ export const httpHandlers: Record<string, LambdaHttpHandler> = {
   'functions/exercises.download': exercises.download,
   'functions/results.handler': results.handler,
   'functions/attachments.handler': attachments.handler,
+  'functions/uploads.handler': uploads.handler,
 };
 
 /** Every S3-triggered handler by its `serverless.yml` name. */

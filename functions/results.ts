@@ -3,15 +3,13 @@ import { NotFoundError } from '../lib/errors';
 import { httpHandler, type RouteMethod } from '../lib/handler';
 import { json, param, serveObject } from '../lib/http';
 import { resultKey, validateId } from '../lib/keys';
+import { resultContentType } from '../lib/results';
 import { putObject } from '../lib/storage';
-
-const contentTypeOf = (name: string): string =>
-  name.endsWith('.zip') ? 'application/zip' : 'application/octet-stream';
 
 const serve: RouteMethod = async (request) => {
   const name = validateId(param(request, 'name'), 'result name');
   return serveObject(request.method, resultKey(name), {
-    contentType: contentTypeOf(name),
+    contentType: resultContentType(name),
     filename: name,
     // The API reads any 4xx as "not ready yet" (PROTOCOL.md §2).
     notFound: () => new NotFoundError('no-such-result', `No result named ${name} has been uploaded yet.`),
@@ -22,7 +20,7 @@ export const handler = httpHandler('results', {
   // Stored byte for byte whatever the Content-Type (PROTOCOL.md §6); a PutObject replaces the object atomically.
   PUT: async (request) => {
     const name = validateId(param(request, 'name'), 'result name');
-    await putObject(resultKey(name), request.body, { contentType: contentTypeOf(name) });
+    await putObject(resultKey(name), request.body, { contentType: resultContentType(name) });
     return json(200, { result: 'OK' });
   },
   GET: serve,

@@ -24,8 +24,13 @@ export interface Config {
    * answered with a redirect to a presigned S3 URL instead of inline.
    */
   inlineLimitBytes: number;
-  /** Lifetime of presigned download URLs. */
+  /** Lifetime of presigned download and upload URLs. */
   presignTtlSeconds: number;
+  /**
+   * The largest file the large-upload route hands out a URL for (and the largest total of one submission): ReCodEx
+   * accepts uploads up to 1 GiB. S3 takes at most 5 GiB in one PUT, so the bound may be raised up to that.
+   */
+  maxUploadBytes: number;
   /** Bytes of exercise files kept in memory per function instance; 0 turns the cache off. */
   exerciseCacheBytes: number;
 }
@@ -45,9 +50,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     credentials: username === '' ? undefined : { username, password },
     inlineLimitBytes: positiveInt(env, 'INLINE_LIMIT_BYTES', 4 * 1024 * 1024),
     presignTtlSeconds: positiveInt(env, 'PRESIGN_TTL_SECONDS', 600),
+    maxUploadBytes: boundedInt(env, 'MAX_UPLOAD_BYTES', 1024 * 1024 * 1024, S3_MAX_SINGLE_PUT_BYTES),
     exerciseCacheBytes: nonNegativeInt(env, 'EXERCISE_CACHE_BYTES', 64 * 1024 * 1024),
   };
 }
+
+/** S3 PutObject: one PUT uploads at most 5 GiB (larger objects need a multipart upload). */
+const S3_MAX_SINGLE_PUT_BYTES = 5 * 1024 * 1024 * 1024;
 
 let cached: Config | undefined;
 
@@ -85,5 +94,11 @@ function positiveInt(env: NodeJS.ProcessEnv, name: string, fallback: number): nu
   if (value === undefined || value === '') return fallback;
   const parsed = Number(value);
   if (!Number.isSafeInteger(parsed) || parsed <= 0) throw new Error(`${name} must be a positive integer.`);
+  return parsed;
+}
+
+function boundedInt(env: NodeJS.ProcessEnv, name: string, fallback: number, max: number): number {
+  const parsed = positiveInt(env, name, fallback);
+  if (parsed > max) throw new Error(`${name} must be at most ${max}.`);
   return parsed;
 }

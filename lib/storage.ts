@@ -148,6 +148,46 @@ export async function presignGet(key: string, filename?: string): Promise<string
   );
 }
 
+/** A presigned PUT: the URL, the headers the client must send with it, and when it stops working. */
+export interface PresignedPut {
+  url: string;
+  headers: Record<string, string>;
+  expiresAt: Date;
+}
+
+/**
+ * A short-lived URL that uploads straight to S3 (PROTOCOL.md §7), bound to the declared size and, for content
+ * addresses, to the SHA-1: both are signed headers (SigV4 `X-Amz-SignedHeaders`), so S3 refuses a request that
+ * sends another length, and S3 checks the body against `x-amz-checksum-sha1` before it stores anything.
+ */
+export async function presignPut(
+  key: string,
+  options: { size: number; checksumSha1?: string; contentType?: string },
+): Promise<PresignedPut> {
+  const { presignTtlSeconds } = config();
+  const expiresAt = new Date(Date.now() + presignTtlSeconds * 1000);
+  const url = await getSignedUrl(
+    s3(),
+    new PutObjectCommand({
+      Bucket: config().bucket,
+      Key: key,
+      ContentLength: options.size,
+      ...(options.contentType ? { ContentType: options.contentType } : {}),
+      ...(options.checksumSha1 ? { ChecksumSHA1: options.checksumSha1 } : {}),
+    }),
+    {
+      expiresIn: presignTtlSeconds,
+      // The presigner moves x-amz-* headers into the query string by default; a checksum there is only signed, not
+      // checked against the body. Kept as a header, S3 verifies the uploaded bytes against it.
+      unhoistableHeaders: new Set(['x-amz-checksum-sha1']),
+    },
+  );
+  const headers: Record<string, string> = { 'Content-Length': String(options.size) };
+  if (options.contentType) headers['Content-Type'] = options.contentType;
+  if (options.checksumSha1) headers['x-amz-checksum-sha1'] = options.checksumSha1;
+  return { url, headers, expiresAt };
+}
+
 /** Whether the bucket answers; for the status page. */
 export async function bucketReachable(): Promise<boolean> {
   try {

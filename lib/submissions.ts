@@ -54,10 +54,20 @@ export async function storeSubmission(
     const { etag } = await putObject(submissionFileKey(id, part.field), part.data);
     return { path: part.field, size: part.data.length, etag };
   });
-  const manifest = makeManifest(id, mergeFiles(previous?.files ?? [], stored));
-  // Written last: until this write succeeds, the archive still reflects the previous manifest (if any).
-  await putObject(manifestKey(id), Buffer.from(serializeManifest(manifest)), { contentType: 'application/json' });
+  return commitManifest(id, previous, stored);
+}
 
+/**
+ * Writes the manifest that lists `stored` (merged over `previous`), once every listed file is in storage. Its
+ * creation triggers the archive; until this write succeeds, the archive still reflects the previous manifest.
+ */
+export async function commitManifest(
+  id: string,
+  previous: Manifest | undefined,
+  stored: readonly ManifestFile[],
+): Promise<SubmissionAnswer> {
+  const manifest = makeManifest(id, mergeFiles(previous?.files ?? [], stored));
+  await putObject(manifestKey(id), Buffer.from(serializeManifest(manifest)), { contentType: 'application/json' });
   return { archive_path: publicPath.archive(id), result_path: publicPath.result(id) };
 }
 

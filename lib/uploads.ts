@@ -1,0 +1,273 @@
+/**
+ * The large-upload route (PROTOCOL.md §7): `POST /uploads/<target>` with a small JSON body hands out presigned S3
+ * PUT URLs, so that files too large for API Gateway and Lambda (about 4.5 MB of binary per request) travel straight
+ * to S3 and no byte of them passes through a function.
+ *
+ *   POST /uploads/exercises/<sha1>             {"size": n}          → URL bound to the SHA-1, or "already stored"
+ *   POST /uploads/results/<name>               {"size": n}          → URL for the result's final key
+ *   POST /uploads/attachments/<id>             {"size": n}          → URL for the attachment's final key
+ *   POST /uploads/submissions/<id>             {"files": {path: n}} → one URL per file
+ *   POST /uploads/submissions/<id>/complete    {"files": {path: n}} → checks the files, writes the manifest
+ *
+ * Every declared size is checked against the configured maximum before any URL is issued, and signed into the URL
+ * (`Content-Length` is a signed header), so S3 refuses any other length.
+ */
+import { mapWithLimit } from './concurrency';
+import { config } from './config';
+import { BadRequestError, NotFoundError, PayloadTooLargeError } from './errors';
+import {
+  attachmentKey,
+  parseSha1,
+  publicPath,
+  resultKey,
+  submissionFileKey,
+  taskKey,
+  validateId,
+  validateSubmissionPath,
+} from './keys';
+import { type ManifestFile, mergeFiles } from './manifest';
+import { resultContentType } from './results';
+import { headObject, type PresignedPut, presignPut } from './storage';
+import { commitManifest, readManifest, type SubmissionAnswer } from './submissions';
+
+/**
+ * Files per request of a submission: each URL is about 700 bytes of JSON, so 1,000 keep the answer far below
+ * Lambda's 6 MB response payload, and the completing request's 1,000 HEADs well inside API Gateway's 29 s. A larger
+ * submission is granted and completed in several requests (each completion merges into the manifest).
+ */
+export const MAX_FILES_PER_REQUEST = 1000;
+/** HEAD requests in flight while a submission is completed. */
+const HEAD_CONCURRENCY = 16;
+
+export type UploadTarget =
+  | { kind: 'exercise'; sha1: string }
+  | { kind: 'result'; name: string }
+  | { kind: 'attachment'; id: string }
+  | { kind: 'submission'; id: string }
+  | { kind: 'submission-complete'; id: string };
+
+/** What a client sends with a presigned URL: the method, the URL, the exact headers, and when it expires. */
+export interface UploadGrant {
+  method: 'PUT';
+  url: string;
+  headers: Record<string, string>;
+  expires_at: string;
+}
+
+export type ExerciseUploadAnswer =
+  | { result: 'OK'; stored: true; path: string }
+  | { result: 'OK'; stored: false; path: string; upload: UploadGrant };
+
+export interface KeyUploadAnswer {
+  result: 'OK';
+  path: string;
+  upload: UploadGrant;
+}
+
+export interface SubmissionUploadAnswer {
+  result: 'OK';
+  files: Record<string, UploadGrant>;
+  /** Where to POST the same `files` once every upload is done. */
+  complete: string;
+}
+
+/** `exercises/<sha1>`, `results/<name>`, … (the greedy path parameter of `/uploads/{target+}`). */
+export function parseUploadTarget(target: string): UploadTarget {
+  const [collection, name, ...rest] = target.split('/');
+  const noSuchTarget = (): never => {
+    throw new NotFoundError(
+      'no-such-upload-target',
+      `There is no upload target ${JSON.stringify(target.slice(0, 200))}; use exercises/<sha1>, results/<name>, ` +
+        'attachments/<id>, submissions/<id> or submissions/<id>/complete.',
+    );
+  };
+  if (name === undefined) return noSuchTarget();
+  if (rest.length === 0) {
+    switch (collection) {
+      case 'exercises':
+      case 'tasks':
+        return { kind: 'exercise', sha1: parseSha1(name) };
+      case 'results':
+        return { kind: 'result', name: validateId(name, 'result name') };
+      case 'attachments':
+        return { kind: 'attachment', id: validateId(name, 'attachment id') };
+      case 'submissions':
+        return { kind: 'submission', id: validateId(name, 'submission id') };
+    }
+  }
+  if (collection === 'submissions' && rest.length === 1 && rest[0] === 'complete') {
+    return { kind: 'submission-complete', id: validateId(name, 'submission id') };
+  }
+  return noSuchTarget();
+}
+
+/** Answers one request of the large-upload route. */
+export async function handleUpload(
+  target: UploadTarget,
+  body: Buffer,
+): Promise<ExerciseUploadAnswer | KeyUploadAnswer | SubmissionUploadAnswer | SubmissionAnswer> {
+  const request = parseJsonObject(body);
+  switch (target.kind) {
+    case 'exercise':
+      return grantExercise(target.sha1, declaredSize(request.size, 'The declared size'));
+    case 'result':
+      return grantKey(resultKey(target.name), `/results/${target.name}`, declaredSize(request.size, 'The declared size'), {
+        contentType: resultContentType(target.name),
+      });
+    case 'attachment':
+      return grantKey(attachmentKey(target.id), `/attachments/${target.id}`, declaredSize(request.size, 'The declared size'));
+    case 'submission':
+      return grantSubmission(target.id, declaredFiles(request.files));
+    case 'submission-complete':
+      return completeSubmission(target.id, declaredFiles(request.files));
+  }
+}
+
+/**
+ * An exercise file by its content address. The URL carries `x-amz-checksum-sha1`, so S3 itself refuses any other
+ * content and nothing ever sits under a hash it does not have. A hash already stored needs no upload at all.
+ */
+async function grantExercise(sha1: string, size: number): Promise<ExerciseUploadAnswer> {
+  const key = taskKey(sha1);
+  const path = publicPath.exercise(sha1);
+  const stored = await headObject(key);
+  if (stored) {
+    if (stored.size !== size) {
+      throw new BadRequestError(
+        'size-mismatch',
+        `The file with the SHA-1 ${sha1} is stored with ${stored.size} bytes; content of ${size} bytes cannot have that hash.`,
+      );
+    }
+    return { result: 'OK', stored: true, path };
+  }
+  const checksumSha1 = Buffer.from(sha1, 'hex').toString('base64');
+  return { result: 'OK', stored: false, path, upload: grant(await presignPut(key, { size, checksumSha1 })) };
+}
+
+/** A result or an attachment: straight to its final key; S3 replaces the previous object atomically. */
+async function grantKey(
+  key: string,
+  path: string,
+  size: number,
+  options: { contentType?: string } = {},
+): Promise<KeyUploadAnswer> {
+  return { result: 'OK', path, upload: grant(await presignPut(key, { size, ...options })) };
+}
+
+/**
+ * One URL per file of a submission, to the file's final key. Nothing becomes visible to the archive until the
+ * completing request writes the manifest, exactly as a multipart POST writes it after its files.
+ */
+async function grantSubmission(id: string, files: Map<string, number>): Promise<SubmissionUploadAnswer> {
+  const previous = await readManifest(id);
+  // Refused before any URL is issued: a path that would clash with stored files could never be completed.
+  mergeFiles(
+    previous?.files ?? [],
+    [...files].map(([path, size]) => ({ path, size, etag: '' })),
+  );
+  const grants: Record<string, UploadGrant> = {};
+  for (const [path, size] of files) grants[path] = grant(await presignPut(submissionFileKey(id, path), { size }));
+  return { result: 'OK', files: grants, complete: `/uploads/submissions/${id}/complete` };
+}
+
+/**
+ * Checks that every declared file is in storage with its declared size, then writes the manifest (which triggers
+ * the archive). Anything missing or of another size is a 400 that names every such file, and writes nothing.
+ */
+async function completeSubmission(id: string, files: Map<string, number>): Promise<SubmissionAnswer> {
+  const previous = await readManifest(id);
+  mergeFiles(
+    previous?.files ?? [],
+    [...files].map(([path, size]) => ({ path, size, etag: '' })),
+  );
+  const missing: string[] = [];
+  const wrongSize: string[] = [];
+  const stored = await mapWithLimit([...files], HEAD_CONCURRENCY, async ([path, size]) => {
+    const head = await headObject(submissionFileKey(id, path));
+    if (!head) missing.push(path);
+    else if (head.size !== size) wrongSize.push(`${path} (${head.size} bytes stored, ${size} declared)`);
+    return { path, size, etag: head?.etag ?? '' } satisfies ManifestFile;
+  });
+  if (missing.length > 0) {
+    throw new BadRequestError(
+      'missing-file',
+      `Not uploaded yet: ${listSome(missing.sort())}. Upload every file to its URL, then complete again.`,
+    );
+  }
+  if (wrongSize.length > 0) {
+    throw new BadRequestError(
+      'size-mismatch',
+      `Stored with another size than declared: ${listSome(wrongSize.sort())}. Upload these files again.`,
+    );
+  }
+  return commitManifest(id, previous, stored);
+}
+
+function grant(put: PresignedPut): UploadGrant {
+  return { method: 'PUT', url: put.url, headers: put.headers, expires_at: put.expiresAt.toISOString() };
+}
+
+function parseJsonObject(body: Buffer): Record<string, unknown> {
+  let value: unknown;
+  try {
+    value = JSON.parse(body.toString('utf8'));
+  } catch {
+    throw new BadRequestError('bad-json', 'The request body must be a JSON object, e.g. {"size": 123456}.');
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw new BadRequestError('bad-json', 'The request body must be a JSON object, e.g. {"size": 123456}.');
+  }
+  return value as Record<string, unknown>;
+}
+
+/** A declared size in bytes: a whole number, at most the configured maximum (413 before any URL is issued). */
+function declaredSize(value: unknown, what: string): number {
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) {
+    throw new BadRequestError('invalid-size', `${what} must be the file's size in bytes, a whole number ≥ 0.`);
+  }
+  const { maxUploadBytes } = config();
+  if (value > maxUploadBytes) {
+    throw new PayloadTooLargeError(
+      'upload-too-large',
+      `${what} is ${value} bytes; this fileserver accepts files of at most ${maxUploadBytes} bytes.`,
+    );
+  }
+  return value;
+}
+
+/** `{"<path>": <size>, …}`: validated paths, sizes within bounds, and a total within the maximum too. */
+function declaredFiles(value: unknown): Map<string, number> {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw new BadRequestError(
+      'bad-json',
+      'files must be an object that maps each relative path to its size in bytes, e.g. {"files": {"main.c": 1234}}.',
+    );
+  }
+  const entries = Object.entries(value);
+  if (entries.length === 0) throw new BadRequestError('no-files', 'files lists no file.');
+  if (entries.length > MAX_FILES_PER_REQUEST) {
+    throw new BadRequestError(
+      'too-many-files',
+      `files lists ${entries.length} files; send at most ${MAX_FILES_PER_REQUEST} per request, in several requests.`,
+    );
+  }
+  const files = new Map<string, number>();
+  let total = 0;
+  for (const [path, size] of entries) {
+    files.set(validateSubmissionPath(path), declaredSize(size, `The size of ${JSON.stringify(path)}`));
+    total += size as number;
+  }
+  const { maxUploadBytes } = config();
+  if (total > maxUploadBytes) {
+    throw new PayloadTooLargeError(
+      'upload-too-large',
+      `The files add up to ${total} bytes; this fileserver accepts at most ${maxUploadBytes} bytes per submission.`,
+    );
+  }
+  return files;
+}
+
+function listSome(items: readonly string[]): string {
+  const shown = items.slice(0, 10).join(', ');
+  return items.length > 10 ? `${shown} and ${items.length - 10} more` : shown;
+}
