@@ -8,6 +8,10 @@ const base = require('./jest.config');
 module.exports = {
   ...base,
   testPathIgnorePatterns: ['/node_modules/'],
-  testMatch: ['<rootDir>/test/integration/protocol.test.ts', '<rootDir>/test/localstack/**/*.test.ts'],
+  testMatch: [
+    '<rootDir>/test/integration/protocol.test.ts',
+    '<rootDir>/test/integration/worker-redirect.test.ts',
+    '<rootDir>/test/localstack/**/*.test.ts',
+  ],
   setupFiles: [...base.setupFiles, '<rootDir>/test/support/setup-localstack.ts'],
 };

@@ -56,7 +56,7 @@ start() {
   mkdir -p "$STATE"
   say "starting on 127.0.0.1:$PORT (log: $LOG)"
   SERVICES=s3,ssm GATEWAY_LISTEN="127.0.0.1:$PORT" LOCALSTACK_HOST="127.0.0.1:$PORT" DNS_DISABLED=1 \
-    SKIP_SSL_CERT_DOWNLOAD=1 DISABLE_EVENTS=1 \
+    SKIP_SSL_CERT_DOWNLOAD=1 DISABLE_EVENTS=1 S3_SKIP_SIGNATURE_VALIDATION=0 \
     nohup "$VENV/bin/python" -m localstack.runtime.main >"$LOG" 2>&1 &
   echo $! >"$PIDFILE"
   for _ in $(seq 1 120); do

@@ -1,0 +1,114 @@
+/**
+ * The large-upload route against a faithful S3 (LocalStack, started with S3_SKIP_SIGNATURE_VALIDATION=0 so that
+ * presigned signatures are checked as AWS checks them): what the URLs bind, S3 itself enforces. Content that does
+ * not match the SHA-1 is refused (BadDigest), a length other than the declared size breaks the signature, and a
+ * refused upload leaves nothing behind.
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import { send } from '../support/http';
+import { startTestStack, type TestStack } from '../support/stack';
+
+jest.setTimeout(120_000);
+
+interface Grant {
+  method: 'PUT';
+  url: string;
+  headers: Record<string, string>;
+}
+
+let stack: TestStack;
+beforeAll(async () => {
+  if (!process.env.S3_ENDPOINT) {
+    throw new Error('These tests need a faithful S3: set S3_ENDPOINT (LocalStack) and a bucket of their own.');
+  }
+  stack = await startTestStack();
+});
+afterAll(async () => {
+  await stack?.close();
+});
+
+async function ask(path: string, body: unknown): Promise<Record<string, unknown>> {
+  const answer = await send(stack.url, 'POST', path, {
+    headers: { 'Content-Type': 'application/json' },
+    body: JSON.stringify(body),
+  });
+  expect(answer.status).toBe(200);
+  return answer.json();
+}
+
+/** A PUT to a presigned URL with the listed headers, some of them overridden or left out. */
+async function upload(grant: Grant, body: Buffer, headers: Record<string, string | undefined> = {}) {
+  const merged: Record<string, string> = {};
+  for (const [name, value] of Object.entries({ ...grant.headers, ...headers })) {
+    if (value !== undefined) merged[name] = value;
+  }
+  const url = new URL(grant.url);
+  return send(url.origin, 'PUT', url.pathname + url.search, { headers: merged, body });
+}
+
+const sha1Hex = (data: Buffer): string => createHash('sha1').update(data).digest('hex');
+
+describe('an exercise file URL is bound to its SHA-1 and size', () => {
+  const content = randomBytes(6 * 1024 * 1024);
+  const sha1 = sha1Hex(content);
+  const key = `tasks/${sha1[0]}/${sha1}`;
+  let grant: Grant;
+
+  beforeAll(async () => {
+    const answer = await ask(`/uploads/exercises/${sha1}`, { size: content.length });
+    expect(answer.stored).toBe(false);
+    grant = answer.upload as Grant;
+  });
+
+  it('S3 refuses other content of the same size (BadDigest) and stores nothing at the hash', async () => {
+    const other = Buffer.from(content);
+    other[0] = (other[0] ?? 0) ^ 0xff;
+    const answer = await upload(grant, other);
+    expect(answer.status).toBe(400);
+    expect(answer.body.toString()).toContain('BadDigest');
+    expect(await stack.exists(key)).toBe(false);
+    expect((await send(stack.url, 'GET', `/exercises/${sha1}`)).status).toBe(404);
+  });
+
+  it('S3 refuses a body of another length than declared (the length is signed)', async () => {
+    const answer = await upload(grant, Buffer.concat([content, Buffer.from('x')]), {
+      'Content-Length': String(content.length + 1),
+    });
+    expect(answer.status).toBe(403);
+    expect(await stack.exists(key)).toBe(false);
+  });
+
+  it('S3 refuses the upload without the checksum header', async () => {
+    const answer = await upload(grant, content, { 'x-amz-checksum-sha1': undefined });
+    expect(answer.status).toBe(403);
+    expect(await stack.exists(key)).toBe(false);
+  });
+
+  it('the right content is stored, served through the redirect, and then "already stored"', async () => {
+    expect((await upload(grant, content)).status).toBe(200);
+    const download = await send(stack.url, 'GET', `/exercises/${sha1}`);
+    expect(download.status).toBe(302);
+    const location = new URL(String(download.headers.location));
+    const fetched = await send(location.origin, 'GET', location.pathname + location.search);
+    expect(fetched.status).toBe(200);
+    expect(sha1Hex(fetched.body)).toBe(sha1);
+    expect(await ask(`/uploads/exercises/${sha1}`, { size: content.length })).toEqual({
+      result: 'OK',
+      stored: true,
+      path: `/exercises/${sha1}`,
+    });
+  });
+});
+
+it('a result URL is bound to its size: a longer body is refused and the stored result stays', async () => {
+  const name = `large_${Date.now()}.zip`;
+  const first = randomBytes(5 * 1024 * 1024);
+  const firstGrant = (await ask(`/uploads/results/${name}`, { size: first.length })).upload as Grant;
+  expect((await upload(firstGrant, first)).status).toBe(200);
+
+  const second = randomBytes(7 * 1024 * 1024);
+  const secondGrant = (await ask(`/uploads/results/${name}`, { size: first.length })).upload as Grant;
+  const refused = await upload(secondGrant, second, { 'Content-Length': String(second.length) });
+  expect(refused.status).toBe(403);
+  expect(sha1Hex(await stack.storedBytes(`results/${name}`))).toBe(sha1Hex(first));
+});
