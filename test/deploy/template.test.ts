@@ -114,7 +114,12 @@ describe('the API', () => {
     const templates = (unknown?.ResponseTemplates ?? {}) as Json;
     const body = JSON.parse(templates['application/json'] as string);
     expect(body).toMatchObject({ result: 'ERROR', error: { code: 'no-such-route' } });
-    expect(responses.find((r) => r.ResponseType === 'REQUEST_TOO_LARGE')?.StatusCode).toBe('413');
+    const tooLarge = responses.find((r) => r.ResponseType === 'REQUEST_TOO_LARGE');
+    expect(tooLarge?.StatusCode).toBe('413');
+    // PROTOCOL.md §7: the 413 names the large-upload route.
+    const tooLargeBody = JSON.parse(((tooLarge?.ResponseTemplates ?? {}) as Json)['application/json'] as string);
+    expect(tooLargeBody).toMatchObject({ result: 'ERROR', error: { code: 'payload-too-large' } });
+    expect(tooLargeBody.error.message).toContain('POST /uploads/');
   });
 });
 
@@ -187,7 +192,7 @@ describe('the functions', () => {
   const functions = (): [string, Resource][] => ofType('AWS::Lambda::Function');
 
   it('run on nodejs22.x, each from its own package', async () => {
-    expect(functions().length).toBe(8);
+    expect(functions().length).toBe(9);
     for (const [, fn] of functions()) expect(fn.Properties.Runtime).toBe('nodejs22.x');
     const zips = (await readdir(out)).filter((name) => name.endsWith('.zip')).sort();
     expect(zips).toEqual(
@@ -200,6 +205,7 @@ describe('the functions', () => {
         'results',
         'status',
         'submissions',
+        'uploads',
       ].map((name) => `${name}.zip`),
     );
   });
@@ -233,6 +239,14 @@ describe('the functions', () => {
     ['Results', { 's3:GetObject': ['results/*'], 's3:PutObject': ['results/*'] }],
     ['Submissions', { 's3:GetObject': ['manifests/*'], 's3:PutObject': ['submissions/*', 'manifests/*'] }],
     ['Status', { 's3:GetObject': [], 's3:PutObject': [] }],
+    [
+      // A presigned URL acts with the rights of the role that signed it: exactly the keys the route hands out.
+      'Uploads',
+      {
+        's3:GetObject': ['tasks/*', 'results/*', 'attachments/*', 'submissions/*', 'manifests/*'],
+        's3:PutObject': ['tasks/*', 'results/*', 'attachments/*', 'submissions/*', 'manifests/*'],
+      },
+    ],
   ])('%s reads and writes only its own prefixes', (fn, expected) => {
     const role = resource(`${fn}IamRoleLambdaExecution`);
     for (const [action, prefixes] of Object.entries(expected)) {

@@ -15,6 +15,8 @@ const PROTOCOL_RESOURCES = [
   '/tasks/{hash+}',
   '/results/{name+}',
   '/attachments/{id+}',
+  // The large-upload route (PROTOCOL.md §7: "the large-upload route hands out presigned S3 PUT URLs").
+  '/uploads/{target+}',
 ];
 
 describe('loadRoutes on serverless.yml', () => {
