@@ -4,15 +4,17 @@ import { config } from '../lib/config';
 import { NotFoundError } from '../lib/errors';
 import { httpHandler, type RouteMethod } from '../lib/handler';
 import { param, serveObject } from '../lib/http';
+import { REVALIDATE } from '../lib/http-semantics';
 import { archiveKey, parseArchiveName } from '../lib/keys';
 
 const serve: RouteMethod = async (request) => {
   const id = parseArchiveName(param(request, 'name'));
   // Usually the archiver has built it already; a worker may ask within milliseconds of the upload, though.
   if ((await archiveCurrentManifest(id, config().archiveLayout)) === 'no-manifest') throw noSuchSubmission(id);
-  return serveObject(request.method, archiveKey(id), {
+  return serveObject(request, archiveKey(id), {
     contentType: 'application/zip',
     filename: `${id}.zip`,
+    cacheControl: REVALIDATE, // rebuilt when the submission changes
     notFound: () => noSuchSubmission(id),
   });
 };

@@ -5,6 +5,7 @@ import { NotFoundError } from '../lib/errors';
 import { storeExerciseFiles } from '../lib/exercises';
 import { httpHandler, type RouteMethod } from '../lib/handler';
 import { type CachedObject, json, param, serveObject } from '../lib/http';
+import { IMMUTABLE } from '../lib/http-semantics';
 import { parseSha1, taskKey } from '../lib/keys';
 import { ByteLru } from '../lib/lru';
 
@@ -29,9 +30,12 @@ function exerciseCache(): ByteLru<CachedObject> | undefined {
 
 const serve: RouteMethod = async (request) => {
   const sha1 = parseSha1(param(request, 'hash'));
-  return serveObject(request.method, taskKey(sha1), {
+  return serveObject(request, taskKey(sha1), {
     cache: exerciseCache(),
     contentType: 'application/octet-stream',
+    // The content address is the strongest validator there is, and the bytes behind it never change (PROTOCOL.md §4).
+    etag: `"${sha1}"`,
+    cacheControl: IMMUTABLE,
     notFound: () => new NotFoundError('no-such-file', `No exercise file has the SHA-1 ${sha1}.`),
   });
 };

@@ -2,15 +2,17 @@
 import { NotFoundError } from '../lib/errors';
 import { httpHandler, type RouteMethod } from '../lib/handler';
 import { json, param, serveObject } from '../lib/http';
+import { REVALIDATE } from '../lib/http-semantics';
 import { resultKey, validateId } from '../lib/keys';
 import { resultContentType } from '../lib/results';
 import { putObject } from '../lib/storage';
 
 const serve: RouteMethod = async (request) => {
   const name = validateId(param(request, 'name'), 'result name');
-  return serveObject(request.method, resultKey(name), {
+  return serveObject(request, resultKey(name), {
     contentType: resultContentType(name),
     filename: name,
+    cacheControl: REVALIDATE, // a result can be uploaded again
     // The API reads any 4xx as "not ready yet" (PROTOCOL.md §2).
     notFound: () => new NotFoundError('no-such-result', `No result named ${name} has been uploaded yet.`),
   });

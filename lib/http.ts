@@ -5,6 +5,13 @@
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
 import { config } from './config';
 import { NotFoundError } from './errors';
+import {
+  checkPreconditions,
+  type DownloadDecision,
+  type DownloadPolicy,
+  decideDownload,
+  type Representation,
+} from './http-semantics';
 import type { ByteLru } from './lru';
 import { getObject, headObject, presignGet } from './storage';
 import { readSmall } from './streams';
@@ -50,57 +57,98 @@ export interface ServeOptions {
   contentType: string;
   /** Named in the error when the object is missing. */
   notFound: () => NotFoundError;
-  /** For `Content-Disposition: attachment` on the presigned redirect. */
+  /** Sent as `Content-Disposition: attachment` with this file name, inline and on the presigned redirect. */
   filename?: string;
+  /** Cache-Control of the 200, 206 and 304 answers. */
+  cacheControl?: string;
+  /** The entity tag to answer with instead of the stored object's (exercise files: their quoted SHA-1). */
+  etag?: string;
   /** Objects that never change may be kept in memory and answered from there (exercise files). */
   cache?: ByteLru<CachedObject>;
 }
 
-/** An inline-sized object kept in memory: its bytes and its ETag. */
+/** An inline-sized object kept in memory: its bytes and the metadata its answers carry. */
 export interface CachedObject {
   bytes: Buffer;
   etag: string;
+  lastModified: Date | undefined;
   readonly byteLength: number;
 }
 
 /**
- * GET or HEAD of the object at `key`. Small objects are answered inline; objects above the inline limit are
- * redirected (302) to a short-lived presigned S3 URL, because a Lambda answer cannot carry them.
+ * GET or HEAD of the object at `key`. Small objects are answered inline, with the conditional and range
+ * semantics of `lib/http-semantics.ts`; objects above the inline limit are redirected (302) to a short-lived
+ * presigned S3 URL, because a Lambda answer cannot carry them, unless a precondition already decides the answer
+ * (304, 412). S3 handles Range on the redirected request itself.
  */
-export async function serveObject(method: string, key: string, options: ServeOptions): Promise<HttpAnswer> {
+export async function serveObject(
+  request: Pick<HttpRequest, 'method' | 'header'>,
+  key: string,
+  options: ServeOptions,
+): Promise<HttpAnswer> {
+  const { method } = request;
   const { inlineLimitBytes } = config();
+  const policy: DownloadPolicy = { cacheControl: options.cacheControl, attachmentFilename: options.filename };
+  const describe = (object: { size: number; etag: string; lastModified: Date | undefined }): Representation => ({
+    size: object.size,
+    etag: options.etag ?? object.etag,
+    lastModified: object.lastModified,
+    contentType: options.contentType,
+  });
   const cached = options.cache?.get(key);
-  if (cached) return inlineAnswer(method, options.contentType, cached.bytes, cached.etag);
+  if (cached) {
+    const decision = decideDownload(method, request.header, describe({ ...cached, size: cached.bytes.length }), policy);
+    return inlineAnswer(method, decision, cached.bytes);
+  }
   if (method === 'HEAD') {
     const head = await headObject(key);
     if (!head) throw options.notFound();
-    if (head.size > inlineLimitBytes) return redirect(await presignGet(key, options.filename));
-    return { statusCode: 200, headers: objectHeaders(options.contentType, head.size, head.etag), body: '' };
+    if (head.size > inlineLimitBytes) return redirectUnlessDecided(request, key, describe(head), policy);
+    return inlineAnswer(method, decideDownload(method, request.header, describe(head), policy), undefined);
   }
-  const object = await getObject(key);
+  const object = await getObject(key, { firstBytes: inlineLimitBytes });
   if (!object) throw options.notFound();
   if (object.size > inlineLimitBytes) {
     object.body.destroy();
-    return redirect(await presignGet(key, options.filename));
+    return redirectUnlessDecided(request, key, describe(object), policy);
+  }
+  const decision = decideDownload(method, request.header, describe(object), policy);
+  if (decision.statusCode !== 200 && decision.statusCode !== 206) {
+    // 304, 412 and 416 carry none of the object's bytes.
+    object.body.destroy();
+    return inlineAnswer(method, decision, undefined);
   }
   const bytes = await readSmall(object.body, inlineLimitBytes);
-  options.cache?.set(key, { bytes, etag: object.etag, byteLength: bytes.length });
-  return inlineAnswer(method, options.contentType, bytes, object.etag);
+  options.cache?.set(key, { bytes, etag: object.etag, lastModified: object.lastModified, byteLength: bytes.length });
+  return inlineAnswer(method, decision, bytes);
 }
 
-function inlineAnswer(method: string, contentType: string, bytes: Buffer, etag: string): HttpAnswer {
-  const headers = objectHeaders(contentType, bytes.length, etag);
-  if (method === 'HEAD') return { statusCode: 200, headers, body: '' };
-  return { statusCode: 200, headers, body: bytes.toString('base64'), isBase64Encoded: true };
+/** The answer to a decision; HEAD gets GET's status and headers and no body (RFC 9110 §9.3.2). */
+function inlineAnswer(method: string, decision: DownloadDecision, bytes: Buffer | undefined): HttpAnswer {
+  const { statusCode, headers } = decision;
+  if (method === 'HEAD') return { statusCode, headers, body: '' };
+  if ('body' in decision) return { statusCode, headers, body: decision.body };
+  const range = decision.range;
+  const content = bytes && range ? bytes.subarray(range.start, range.end + 1) : Buffer.alloc(0);
+  return { statusCode, headers, body: content.toString('base64'), isBase64Encoded: true };
 }
 
-function objectHeaders(contentType: string, size: number, etag: string): Record<string, string> {
-  return {
-    'Content-Type': contentType,
-    'Content-Length': String(size),
-    ...(etag ? { ETag: etag } : {}),
-    'X-Content-Type-Options': 'nosniff',
-  };
+/** A 304 or 412 if the request's preconditions decide it (a cheap answer for a cached copy), else the redirect. */
+async function redirectUnlessDecided(
+  request: Pick<HttpRequest, 'method' | 'header'>,
+  key: string,
+  object: Representation,
+  policy: DownloadPolicy,
+): Promise<HttpAnswer> {
+  const decided = checkPreconditions(request.method, request.header, object, policy);
+  if (decided) return inlineAnswer(request.method, decided, undefined);
+  return redirect(
+    await presignGet(key, {
+      filename: policy.attachmentFilename,
+      contentType: object.contentType,
+      method: request.method === 'HEAD' ? 'HEAD' : 'GET',
+    }),
+  );
 }
 
 function redirect(location: string): HttpAnswer {

@@ -3,6 +3,30 @@ import { config } from './config';
 
 let client: S3Client | undefined;
 
+/**
+ * Retries, chosen deliberately rather than inherited. `standard` retries S3's 500/502/503/504, 503 SlowDown (with a
+ * 500 ms throttling backoff base), timeouts and connection resets, with jittered exponential backoff and a retry
+ * quota that stops retry storms when S3 is really down. `adaptive` would add a client-side rate limiter, which helps
+ * a long-lived process that shares one client, not a Lambda instance that serves one request at a time. Three
+ * attempts: a fourth would not fit a stalled S3 into the 29 s API Gateway integration timeout (below).
+ */
+export const S3_RETRY = { retryMode: 'standard', maxAttempts: 3 } as const;
+
+/**
+ * Timeouts, so that a stalled S3 answer becomes a retried `TimeoutError` instead of a request that hangs until API
+ * Gateway gives up after 29 s (its integration timeout) and the client sees a 504 without a reason.
+ * - `connectionTimeout` 2 s: an in-region TCP connect to S3 takes milliseconds; 2 s is only ever a dead endpoint.
+ * - `requestTimeout` 5 s from the start of the request to S3's response headers, with `throwOnRequestTimeout` (without
+ *   it the SDK only logs a warning). It includes sending the body: a 5 MiB lib-storage part or a 4.5 MB PutObject
+ *   (the largest body a Lambda receives) takes well under a second inside a region. Worst case per call:
+ *   3 attempts × 5 s + backoff ≈ 18 s, so the handler still answers (503) within the 29 s.
+ * - No `socketTimeout` (an idle timeout that also covers the body once the headers arrived): the archive builder opens
+ *   files ahead of the zip writer (`PREFETCH_FILES`), and those streams are idle by design, paused by backpressure,
+ *   for as long as a large file ahead of them takes to deflate. A stall in the middle of a body is bounded by the
+ *   function timeout instead (29 s for HTTP, 15 min for the archiver, which Lambda then retries).
+ */
+export const S3_TIMEOUTS = { connectionTimeout: 2_000, requestTimeout: 5_000, throwOnRequestTimeout: true } as const;
+
 /** The one S3 client of this instance, built on first use from the configuration. */
 export function s3(): S3Client {
   if (client) return client;
@@ -15,6 +39,8 @@ export function s3(): S3Client {
     // with its framing, and bakes the CRC32 of an empty body into presigned PUT URLs (aws/aws-sdk-js-v3#6994).
     requestChecksumCalculation: 'WHEN_REQUIRED',
     responseChecksumValidation: 'WHEN_REQUIRED',
+    ...S3_RETRY,
+    requestHandler: S3_TIMEOUTS,
   });
   return client;
 }

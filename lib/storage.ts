@@ -2,10 +2,11 @@
  * The storage boundary: the only module that calls S3. It speaks in keys and bytes and throws domain errors, never
  * SDK shapes (STYLE.md 4), so that the rest of `lib/` reads the same whatever the S3 endpoint.
  */
-import type { Readable } from 'node:stream';
+import { Readable } from 'node:stream';
 import { GetObjectCommand, HeadBucketCommand, HeadObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
+import contentDisposition from 'content-disposition';
 import { config } from './config';
 import { StorageUnavailableError } from './errors';
 import { s3 } from './s3';
@@ -79,18 +80,45 @@ export async function headObject(key: string): Promise<ObjectInfo | undefined> {
  * A stream of the object's bytes, or `undefined` if there is no object at `key`. With `ifMatch`, a different
  * version of the object fails with `PreconditionFailed` instead of being read.
  */
-export async function getObject(key: string, options: { ifMatch?: string } = {}): Promise<ObjectStream | undefined> {
+export async function getObject(
+  key: string,
+  options: {
+    ifMatch?: string;
+    /**
+     * Ask for at most this many bytes from the start (`Range: bytes=0-<n-1>`); `size` is still the whole object's
+     * (from `Content-Range`), so a caller sees whether `body` holds all of it. Serving small objects inline, one
+     * request then answers both "how large is it" and "what is in it", without S3 starting to send a large object
+     * that will be redirected anyway.
+     */
+    firstBytes?: number;
+  } = {},
+): Promise<ObjectStream | undefined> {
   try {
+    const ranged = options.firstBytes !== undefined;
     const answer = await call(`get ${key}`, () =>
       s3().send(
         new GetObjectCommand({
           Bucket: config().bucket,
           Key: key,
           ...(options.ifMatch ? { IfMatch: options.ifMatch } : {}),
+          ...(ranged ? { Range: `bytes=0-${Math.max(0, (options.firstBytes ?? 1) - 1)}` } : {}),
         }),
       ),
-    );
+    ).catch(async (err: unknown) => {
+      // S3 answers 416 InvalidRange to any range of an empty object, which then comes whole.
+      if (ranged && isInvalidRange(err)) return undefined;
+      throw err;
+    });
+    if (answer === undefined) return getObject(key, { ...options, firstBytes: undefined });
     const object = { ...info(answer), body: answer.Body as Readable };
+    const total = /\/(\d+)$/.exec(answer.ContentRange ?? '')?.[1];
+    if (total !== undefined) object.size = Number(total);
+    if (ranged && object.size === 0) {
+      // s3rver answers a range of an empty object with `Content-Range: bytes 0-0/0` and a length of 1 but no byte (its
+      // getObject clamps the range to 0-0); the size says there is nothing to read.
+      object.body.destroy();
+      object.body = Readable.from([]);
+    }
     // Checked here too: not every S3-compatible server honours If-Match on GET (s3rver ignores it).
     if (options.ifMatch && object.etag !== options.ifMatch) {
       object.body.destroy();
@@ -131,21 +159,28 @@ export async function uploadStream(
   try {
     await call(`upload ${key}`, () => upload.done());
   } catch (err) {
-    throw bodyError ?? err;
+    throw bodyError === undefined ? err : translate(`upload ${key}`, bodyError);
   }
 }
 
 /** A short-lived URL that fetches the object straight from S3 (PROTOCOL.md §7). */
-export async function presignGet(key: string, filename?: string): Promise<string> {
-  return getSignedUrl(
-    s3(),
-    new GetObjectCommand({
-      Bucket: config().bucket,
-      Key: key,
-      ...(filename ? { ResponseContentDisposition: `attachment; filename="${filename}"` } : {}),
-    }),
-    { expiresIn: config().presignTtlSeconds },
-  );
+export async function presignGet(
+  key: string,
+  options: { filename?: string; contentType?: string; method?: 'GET' | 'HEAD' } = {},
+): Promise<string> {
+  const { filename, contentType, method = 'GET' } = options;
+  const target = { Bucket: config().bucket, Key: key };
+  // A presigned URL is valid for one method only: a HEAD that follows a redirect needs a URL signed for HEAD.
+  const command =
+    method === 'HEAD'
+      ? new HeadObjectCommand(target)
+      : new GetObjectCommand({
+          ...target,
+          ...(filename ? { ResponseContentDisposition: contentDisposition(filename) } : {}),
+          // The route's type, whatever a presigned upload stored (S3's presigner never signs Content-Type).
+          ...(contentType ? { ResponseContentType: contentType } : {}),
+        });
+  return getSignedUrl(s3(), command, { expiresIn: config().presignTtlSeconds });
 }
 
 /** A presigned PUT: the URL, the headers the client must send with it, and when it stops working. */
@@ -182,6 +217,7 @@ export async function presignPut(
       unhoistableHeaders: new Set(['x-amz-checksum-sha1']),
     },
   );
+  // Content-Type is listed for the client but not bound: S3's presigner leaves it out of the signed headers.
   const headers: Record<string, string> = { 'Content-Length': String(options.size) };
   if (options.contentType) headers['Content-Type'] = options.contentType;
   if (options.checksumSha1) headers['x-amz-checksum-sha1'] = options.checksumSha1;
@@ -219,22 +255,36 @@ async function call<T>(what: string, run: () => Promise<T>): Promise<T> {
   try {
     return await run();
   } catch (err) {
-    if (isPreconditionFailed(err)) throw new PreconditionFailed(`${what}: precondition failed`, { cause: err });
-    if (isThrottled(err)) {
-      throw new StorageUnavailableError('Storage is busy or briefly unavailable; retry the request.', { cause: err });
-    }
-    throw err;
+    // Every answer S3 gives carries its HTTP status; an error without one means S3 never answered (a connection that
+    // was refused, reset or timed out, also when the SDK wraps what Node threw), which a later retry can fix.
+    throw translate(what, err, shape(err).$metadata?.httpStatusCode === undefined);
   }
+}
+
+function translate(what: string, err: unknown, unanswered = false): unknown {
+  if (err instanceof StorageUnavailableError || err instanceof PreconditionFailed) return err;
+  if (isPreconditionFailed(err)) return new PreconditionFailed(`${what}: precondition failed`, { cause: err });
+  if (unanswered || isTransient(err)) {
+    return new StorageUnavailableError('Storage is busy or briefly unavailable; retry the request.', { cause: err });
+  }
+  return err;
 }
 
 interface SdkErrorShape {
   name?: unknown;
   Code?: unknown;
+  code?: unknown;
   $metadata?: { httpStatusCode?: number };
+  cause?: unknown;
 }
 
 function shape(err: unknown): SdkErrorShape {
   return typeof err === 'object' && err !== null ? (err as SdkErrorShape) : {};
+}
+
+function isInvalidRange(err: unknown): boolean {
+  const e = shape(err);
+  return e.name === 'InvalidRange' || e.Code === 'InvalidRange' || e.$metadata?.httpStatusCode === 416;
 }
 
 /** HeadObject answers a bare 404 (`NotFound`), GetObject a `NoSuchKey`; both mean "no object". */
@@ -252,8 +302,30 @@ function isPreconditionFailed(err: unknown): boolean {
   return e.name === 'PreconditionFailed' || e.name === 'ConditionalRequestConflict' || status === 412 || status === 409;
 }
 
-/** 503 SlowDown (S3 request-rate limits) and other 503s left after the SDK's own retries. */
-function isThrottled(err: unknown): boolean {
+/** Node's codes for a connection that broke or never came up (the SDK's retry strategy treats them as transient). */
+const NETWORK_ERROR_CODES = new Set([
+  'ECONNRESET',
+  'ECONNREFUSED',
+  'EPIPE',
+  'ETIMEDOUT',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+]);
+
+/**
+ * What is left after the SDK's own retries (lib/s3.ts) of a failure that a later retry can fix: 503 SlowDown (S3
+ * request-rate limits), S3's 500 InternalError ("Please try again") and other 5xx, a timed-out or reset connection,
+ * also one that broke in the middle of a streamed body. The client gets 503 with `Retry-After` (PROTOCOL.md §5).
+ */
+function isTransient(err: unknown, depth = 0): boolean {
   const e = shape(err);
-  return e.name === 'SlowDown' || e.name === 'ServiceUnavailable' || e.$metadata?.httpStatusCode === 503;
+  const status = e.$metadata?.httpStatusCode ?? 0;
+  return (
+    e.name === 'SlowDown' ||
+    e.name === 'ServiceUnavailable' ||
+    e.name === 'TimeoutError' ||
+    (status >= 500 && status <= 599) ||
+    NETWORK_ERROR_CODES.has(String(e.code)) ||
+    (e.cause !== undefined && depth < 5 && isTransient(e.cause, depth + 1))
+  );
 }

@@ -15,7 +15,17 @@ export interface LocalServerOptions {
   routes: readonly Route[];
   handlers: Readonly<Record<string, LambdaHttpHandler>>;
   stage?: string;
+  /** How long a client may take to send a whole request (default `REQUEST_TIMEOUT_MS`). */
+  requestTimeoutMs?: number;
 }
+
+/**
+ * A client that declares more body than it sends and keeps the connection open would otherwise hold the request
+ * for Node's default of 300 s. After this long Node answers 408 and closes; the handler never runs, so nothing is
+ * written. 30 s matches the 29 s API Gateway integration timeout; in AWS, API Gateway deals with such clients itself
+ * (and a `Content-Length` shorter than the body leaves the rest to Node's parser, which answers 400 and closes).
+ */
+export const REQUEST_TIMEOUT_MS = 30_000;
 
 class BodyTooLarge extends Error {}
 
@@ -25,7 +35,14 @@ export function createLocalServer(options: LocalServerOptions): Server {
       throw new Error(`serverless.yml names the handler ${route.handler}, which functions/index.ts does not export.`);
     }
   }
-  const server = createServer((req, res) => {
+  const requestTimeout = options.requestTimeoutMs ?? REQUEST_TIMEOUT_MS;
+  const serverOptions = {
+    requestTimeout,
+    headersTimeout: Math.min(requestTimeout, 10_000),
+    // How often Node checks those timeouts (default 30 s, which would stretch a short one).
+    connectionsCheckingInterval: Math.min(requestTimeout, 1_000),
+  };
+  const server = createServer(serverOptions, (req, res) => {
     handle(options, req, res).catch((err: unknown) => {
       log('error', 'local server failure', describeError(err));
       if (!res.headersSent) sendJson(res, 500, errorBody('local-server', 'The local server failed; see its log.'));
@@ -181,12 +198,15 @@ function writeAnswer(req: IncomingMessage, res: ServerResponse, answer: APIGatew
   const headers: Record<string, string | string[]> = {};
   for (const [name, value] of Object.entries(answer.headers ?? {})) headers[name] = String(value);
   for (const [name, values] of Object.entries(answer.multiValueHeaders ?? {})) headers[name] = values.map(String);
-  if (req.method !== 'HEAD') {
+  // HEAD keeps the handler's Content-Length (GET's length). A 304 has no content, and a Content-Length on it must
+  // be the 200's or absent (RFC 9110 §8.6, §15.4.5), so it keeps the handler's headers, which carry none.
+  const bodiless = req.method === 'HEAD' || answer.statusCode === 304;
+  if (!bodiless) {
     for (const name of Object.keys(headers)) if (name.toLowerCase() === 'content-length') delete headers[name];
     headers['Content-Length'] = String(body.length);
   }
   res.writeHead(answer.statusCode, headers);
-  res.end(req.method === 'HEAD' ? undefined : body);
+  res.end(bodiless ? undefined : body);
 }
 
 function declaredLength(req: IncomingMessage): number {

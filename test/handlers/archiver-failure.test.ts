@@ -73,7 +73,13 @@ describe('a read that fails in the middle of a build', () => {
     });
     expect(fault.failed.map((command) => command.input.Key)).toEqual([`submissions/${id}/b.txt`]);
     expect(lines).toContainEqual(
-      expect.objectContaining({ message: 'archiver: build failed', submission: id, error: 'InternalError' }),
+      expect.objectContaining({
+        message: 'archiver: build failed',
+        submission: id,
+        // S3's 500, left after the SDK's retries, is reported as storage being briefly unavailable.
+        error: 'StorageUnavailableError',
+        cause: expect.objectContaining({ error: 'InternalError' }),
+      }),
     );
     const names = spy.names();
     expect(names).not.toContain('PutObjectCommand');

@@ -49,3 +49,33 @@ it('does not remember a missing hash: once the file is stored, it is served', as
   expect(answer.statusCode).toBe(200);
   expect(bodyBytes(answer).toString()).toBe(data);
 });
+
+it('answers a conditional or ranged GET from memory with the SHA-1 as ETag and the stored Last-Modified', async () => {
+  const data = `validators ${Date.now()}`;
+  const hash = await store(data);
+  const first = await invoke(download, loadEvent('worker-exercise-get', { param: hash }));
+  expect(first.headers?.ETag).toBe(`"${hash}"`);
+  expect(first.headers?.['Cache-Control']).toBe('private, max-age=31536000, immutable');
+  const lastModified = String(first.headers?.['Last-Modified']);
+  expect(Number.isNaN(Date.parse(lastModified))).toBe(false);
+  const spy = spyOnS3();
+  try {
+    const conditional = await invoke(
+      download,
+      loadEvent('worker-exercise-get', { param: hash, headers: { 'If-None-Match': `"${hash}"` } }),
+    );
+    const ranged = await invoke(
+      download,
+      loadEvent('worker-exercise-get', { param: hash, headers: { Range: 'bytes=0-9' } }),
+    );
+    expect(spy.names()).toEqual([]);
+    expect(conditional.statusCode).toBe(304);
+    expect(conditional.body).toBe('');
+    expect(conditional.headers?.['Last-Modified']).toBe(lastModified);
+    expect(ranged.statusCode).toBe(206);
+    expect(bodyBytes(ranged).toString()).toBe(data.slice(0, 10));
+    expect(ranged.headers?.['Last-Modified']).toBe(lastModified);
+  } finally {
+    spy.remove();
+  }
+});

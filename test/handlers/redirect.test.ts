@@ -17,14 +17,14 @@ const bucket = useEmbeddedS3({ INLINE_LIMIT_BYTES: String(LIMIT) });
 const putResult = (name: string, bytes: Buffer) =>
   invoke(results, loadEvent('worker-result-put', { param: name, body: bytes }));
 
-const getResult = (name: string, method = 'GET') =>
+const getResult = (name: string, method = 'GET', headers: Record<string, string> = {}) =>
   invoke(
     results,
     loadEvent('worker-result-put', {
       method,
       param: name,
       body: null,
-      headers: { 'Content-Length': undefined, Expect: undefined },
+      headers: { 'Content-Length': undefined, Expect: undefined, ...headers },
     }),
   );
 
@@ -60,6 +60,29 @@ describe(`with INLINE_LIMIT_BYTES=${LIMIT}`, () => {
     const location = expectPresignedRedirect(await getResult('big-head.zip', 'HEAD'), 'results/big-head.zip');
     const fetched = await fetch(location);
     expect(Buffer.from(await fetched.arrayBuffer()).length).toBe(LIMIT + 1);
+  });
+
+  it('answers a conditional request for a larger result with 304 when the ETag matches, else redirects', async () => {
+    const bytes = randomBytes(2 * LIMIT);
+    await putResult('big-conditional.zip', bytes);
+    const location = expectPresignedRedirect(await getResult('big-conditional.zip'), 'results/big-conditional.zip');
+    const fetched = await fetch(location);
+    await fetched.arrayBuffer();
+    // What the client got from S3 after the redirect is what it revalidates with here.
+    const etag = String(fetched.headers.get('etag'));
+    for (const method of ['GET', 'HEAD']) {
+      const answer = await getResult('big-conditional.zip', method, { 'If-None-Match': etag });
+      expect(answer.statusCode).toBe(304);
+      expect(answer.body).toBe('');
+      expect(answer.headers?.ETag).toBe(etag);
+      expect(answer.headers?.Location).toBeUndefined();
+    }
+    const stale = await getResult('big-conditional.zip', 'GET', { 'If-None-Match': '"stale"', Range: 'bytes=0-9' });
+    expectPresignedRedirect(stale, 'results/big-conditional.zip');
+    // A Range goes with the redirected request, and S3 answers it.
+    const ranged = await fetch(String(stale.headers?.Location), { headers: { Range: 'bytes=1000-1999' } });
+    expect(ranged.status).toBe(206);
+    expect(Buffer.from(await ranged.arrayBuffer())).toEqual(bytes.subarray(1000, 2000));
   });
 
   it.each([0, 1, LIMIT - 1, LIMIT])('serves %i bytes inline', async (size) => {

@@ -10,6 +10,7 @@ import { httpHandlers } from '../../functions/index';
 import { handler as results } from '../../functions/results';
 import { handler as status } from '../../functions/status';
 import { handler as submissions } from '../../functions/submissions';
+import { handler as uploads } from '../../functions/uploads';
 import type { LambdaHttpHandler } from '../../lib/handler';
 import { type EventOverrides, expectError, type Fixture, fixtureBody, invoke, loadEvent } from './support/events';
 import { useEmbeddedS3 } from './support/s3';
@@ -25,6 +26,7 @@ const ROUTES: ReadonlyArray<[string, LambdaHttpHandler, Fixture, EventOverrides]
   ['results', results, 'worker-result-put', {}],
   ['attachments', attachments, 'worker-result-put', { raw: { resource: '/attachments/{id+}' } }],
   ['status', status, 'status-get', {}],
+  ['uploads', uploads, 'api-upload-post', {}],
 ];
 
 const ROUTES_WITH_PARAMS = ROUTES.filter(([name]) => name !== 'status' && name !== 'exercise upload');

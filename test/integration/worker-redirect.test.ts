@@ -113,6 +113,21 @@ it('curl --fail --location -u re:codex gets a 65 MiB exercise file from S3, and 
   expect(presigned[0]?.url).toContain(`/tasks/${sha1[0]}/${sha1}?`);
   expect(presigned[0]?.headers.authorization).toBeUndefined();
   expect(JSON.stringify(seen)).not.toContain(Buffer.from(`${USER}:${PASSWORD}`).toString('base64'));
+
+  // HEAD follows its redirect with HEAD: the URL must be signed for HEAD, or S3 refuses it (403).
+  const { stdout } = await run('curl', [
+    '--fail',
+    '--silent',
+    '--show-error',
+    '--head',
+    '--location',
+    '-u',
+    `${USER}:${PASSWORD}`,
+    `${stack.url}/exercises/${sha1}`,
+  ]);
+  const answers = stdout.split(/\r?\n\r?\n/).filter((block) => block.startsWith('HTTP/'));
+  expect(answers.map((block) => block.split(' ')[1])).toEqual(['302', '200']);
+  expect(answers[1]).toMatch(new RegExp(`^content-length: ${bytes.length}\\r?$`, 'im'));
 });
 
 function headerArgs(headers: Record<string, string>): string[] {

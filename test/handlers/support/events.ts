@@ -12,6 +12,7 @@ import type { LambdaHttpHandler } from '../../../lib/handler';
 export type Fixture =
   | 'api-exercise-post'
   | 'api-submission-post'
+  | 'api-upload-post'
   | 'results-delete'
   | 'status-get'
   | 'worker-archive-get'
