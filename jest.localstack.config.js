@@ -11,6 +11,8 @@ module.exports = {
   testMatch: [
     '<rootDir>/test/integration/protocol.test.ts',
     '<rootDir>/test/integration/worker-redirect.test.ts',
+    '<rootDir>/test/integration/large-uploads.test.ts',
+    '<rootDir>/test/integration/presign-expiry.test.ts',
     '<rootDir>/test/localstack/**/*.test.ts',
   ],
   setupFiles: [...base.setupFiles, '<rootDir>/test/support/setup-localstack.ts'],

@@ -14,7 +14,7 @@
  */
 import { mapWithLimit } from './concurrency';
 import { config } from './config';
-import { BadRequestError, NotFoundError, PayloadTooLargeError } from './errors';
+import { BadRequestError, ConflictError, NotFoundError, PayloadTooLargeError } from './errors';
 import {
   attachmentKey,
   parseSha1,
@@ -111,11 +111,20 @@ export async function handleUpload(
     case 'exercise':
       return grantExercise(target.sha1, declaredSize(request.size, 'The declared size'));
     case 'result':
-      return grantKey(resultKey(target.name), `/results/${target.name}`, declaredSize(request.size, 'The declared size'), {
-        contentType: resultContentType(target.name),
-      });
+      return grantKey(
+        resultKey(target.name),
+        `/results/${target.name}`,
+        declaredSize(request.size, 'The declared size'),
+        {
+          contentType: resultContentType(target.name),
+        },
+      );
     case 'attachment':
-      return grantKey(attachmentKey(target.id), `/attachments/${target.id}`, declaredSize(request.size, 'The declared size'));
+      return grantKey(
+        attachmentKey(target.id),
+        `/attachments/${target.id}`,
+        declaredSize(request.size, 'The declared size'),
+      );
     case 'submission':
       return grantSubmission(target.id, declaredFiles(request.files));
     case 'submission-complete':
@@ -160,6 +169,18 @@ async function grantKey(
  */
 async function grantSubmission(id: string, files: Map<string, number>): Promise<SubmissionUploadAnswer> {
   const previous = await readManifest(id);
+  // The URLs point at the files' final keys, so replacing a stored file would change it under its manifest (whose
+  // ETag the archive reads with If-Match) until a completion: rebuilds of the submission would fail meanwhile. A
+  // multipart POST replaces and commits in one request; this route only adds files.
+  const stored = new Set(previous?.files.map((file) => file.path));
+  const replaced = [...files.keys()].filter((path) => stored.has(path)).sort();
+  if (replaced.length > 0) {
+    throw new ConflictError(
+      'file-exists',
+      `Submission ${id} already has ${listSome(replaced)}; the large-upload route adds files and cannot replace ` +
+        'them. Use a fresh submission id (as ReCodEx does for every submission).',
+    );
+  }
   // Refused before any URL is issued: a path that would clash with stored files could never be completed.
   mergeFiles(
     previous?.files ?? [],
