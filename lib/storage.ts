@@ -10,6 +10,7 @@ import contentDisposition from 'content-disposition';
 import { config } from './config';
 import { StorageUnavailableError } from './errors';
 import { s3 } from './s3';
+import { readSmall, TooLargeToReadError } from './streams';
 
 export interface ObjectInfo {
   size: number;
@@ -181,6 +182,19 @@ export async function presignGet(
           ...(contentType ? { ResponseContentType: contentType } : {}),
         });
   return getSignedUrl(s3(), command, { expiresIn: config().presignTtlSeconds });
+}
+
+/**
+ * The whole body of an object known to fit in `maxBytes`. A body that S3 breaks off midway (a reset, a timeout) is a
+ * storage failure that a retry can fix (503 with Retry-After), like a failed request; never a truncated answer.
+ */
+export async function readObjectBytes(key: string, object: ObjectStream, maxBytes: number): Promise<Buffer> {
+  try {
+    return await readSmall(object.body, maxBytes);
+  } catch (err) {
+    if (err instanceof TooLargeToReadError) throw err;
+    throw translate(`read ${key}`, err, true);
+  }
 }
 
 /** A presigned PUT: the URL, the headers the client must send with it, and when it stops working. */

@@ -4,6 +4,9 @@ import type { Readable } from 'node:stream';
  * Reads a small stream (a manifest, never a user's file) into memory, refusing more than `maxBytes` so a damaged
  * object cannot exhaust the function's memory.
  */
+/** A stream held more bytes than its reader would keep in memory. */
+export class TooLargeToReadError extends Error {}
+
 export async function readSmall(stream: Readable, maxBytes: number): Promise<Buffer> {
   const chunks: Buffer[] = [];
   let total = 0;
@@ -12,7 +15,7 @@ export async function readSmall(stream: Readable, maxBytes: number): Promise<Buf
     total += buffer.length;
     if (total > maxBytes) {
       stream.destroy();
-      throw new Error(`Refusing to read more than ${maxBytes} bytes into memory.`);
+      throw new TooLargeToReadError(`Refusing to read more than ${maxBytes} bytes into memory.`);
     }
     chunks.push(buffer);
   }
