@@ -9,7 +9,7 @@ import { PassThrough, type Readable } from 'node:stream';
 import { ZipFile } from 'yazl';
 import type { ArchiveLayout } from './config';
 import { archiveKey, submissionFileKey } from './keys';
-import { type Manifest, manifestDigest } from './manifest';
+import { type Manifest, type ManifestFile, manifestDigest } from './manifest';
 import { getObject, type ObjectInfo, uploadStream } from './storage';
 
 /** Object metadata (`x-amz-meta-manifest-sha256`) naming the manifest an archive was built from. */
@@ -65,7 +65,7 @@ export const PREFETCH_FILES = 8;
 export function zipStream(
   manifest: Manifest,
   layout: ArchiveLayout,
-  open: (path: string, etag: string) => Promise<Readable>,
+  open: (file: ManifestFile) => Promise<Readable>,
 ): Readable {
   const zip = new ZipFile();
   const output = new PassThrough();
@@ -75,7 +75,7 @@ export function zipStream(
     for (let i = from; i < Math.min(files.length, from + PREFETCH_FILES); i++) {
       if (opened.has(i) || output.destroyed) continue;
       const file = files[i] as (typeof files)[number];
-      const stream = open(file.path, file.etag);
+      const stream = open(file);
       stream.catch(() => undefined); // reported when the writer reaches this file, not as an unhandled rejection
       opened.set(i, stream);
     }
@@ -128,11 +128,12 @@ export function zipStream(
  * holds either the previous archive or the complete new one.
  */
 export async function buildArchive(manifest: Manifest, layout: ArchiveLayout): Promise<void> {
-  const stream = zipStream(manifest, layout, async (path, etag) => {
+  const stream = zipStream(manifest, layout, async (file) => {
     // If-Match: read exactly the version the manifest lists. A file overwritten since (a newer POST in flight)
     // fails this build instead of mixing two uploads in one archive; the newer manifest triggers its own build.
-    const object = await getObject(submissionFileKey(manifest.id, path), { ifMatch: etag });
-    if (!object) throw new Error(`The file ${path} of submission ${manifest.id} is missing from storage.`);
+    const key = file.key ?? submissionFileKey(manifest.id, file.path);
+    const object = await getObject(key, { ifMatch: file.etag });
+    if (!object) throw new Error(`The file ${file.path} of submission ${manifest.id} is missing from storage.`);
     return object.body;
   });
   await uploadStream(archiveKey(manifest.id), stream, {

@@ -2,6 +2,8 @@
  * The one place that knows the S3 key layout (shared/DESIGN.md, "S3 key layout"):
  *
  *   submissions/<id>/<path>        a student's submitted files        (POST /submissions/<id>)
+ *   revisions/<id>/<rev>/<path>    a file that replaced a stored one  (a re-POST; the manifest names the key, so
+ *                                  no write ever overwrites a file a manifest lists)
  *   manifests/<id>.json            the list of a submission's files,  (POST /submissions/<id>, written last;
  *                                  its creation triggers the archiver  the archiver's S3 event filter)
  *   submission_archives/<id>.zip   the zip a worker downloads         (archiver, on-demand build)
@@ -16,6 +18,7 @@ import { BadRequestError } from './errors';
 
 export const PREFIX = {
   submissions: 'submissions/',
+  revisions: 'revisions/',
   manifests: 'manifests/',
   archives: 'submission_archives/',
   tasks: 'tasks/',
@@ -95,6 +98,26 @@ export function parseArchiveName(name: string): string {
 
 export const submissionFileKey = (id: string, path: string): string =>
   `${PREFIX.submissions}${validateId(id, 'submission id')}/${validateSubmissionPath(path)}`;
+/** A revision token: where one request's replacing files go (`revisions/<id>/<rev>/`). */
+const REVISION_PATTERN = /^[0-9a-z]{8,40}$/;
+
+/**
+ * The key of a file that replaces a stored file of the submission: a fresh place per request, so the file its
+ * current manifest lists stays untouched until the new manifest is written (and after, if that write fails).
+ */
+export function revisionFileKey(id: string, revision: string, path: string): string {
+  if (!REVISION_PATTERN.test(revision)) throw new Error(`${JSON.stringify(revision)} is not a revision token.`);
+  return `${PREFIX.revisions}${validateId(id, 'submission id')}/${revision}/${validateSubmissionPath(path)}`;
+}
+
+/** Whether `key` is one that a manifest of submission `id` may name for its file `path`. */
+export function isSubmissionFileKey(key: string, id: string, path: string): boolean {
+  if (key === submissionFileKey(id, path)) return true;
+  const prefix = `${PREFIX.revisions}${id}/`;
+  if (!key.startsWith(prefix) || !key.endsWith(`/${path}`)) return false;
+  return REVISION_PATTERN.test(key.slice(prefix.length, key.length - path.length - 1));
+}
+
 export const manifestKey = (id: string): string => `${PREFIX.manifests}${validateId(id, 'submission id')}.json`;
 export const archiveKey = (id: string): string => `${PREFIX.archives}${validateId(id, 'submission id')}.zip`;
 export const taskKey = (sha1: string): string => {

@@ -5,7 +5,7 @@
  */
 import { createHash } from 'node:crypto';
 import { BadRequestError } from './errors';
-import { validateSubmissionPath } from './keys';
+import { isSubmissionFileKey, validateSubmissionPath } from './keys';
 
 export interface ManifestFile {
   /** Relative path inside the submission (validated, PROTOCOL.md §6). */
@@ -13,6 +13,8 @@ export interface ManifestFile {
   size: number;
   /** The S3 ETag of the stored file; the archive reads exactly this version (`If-Match`). */
   etag: string;
+  /** Where the file is stored, when not at `submissions/<id>/<path>`: a revision key (lib/keys.ts). */
+  key?: string;
 }
 
 export interface Manifest {
@@ -60,7 +62,8 @@ export function serializeManifest(manifest: Manifest): string {
   return JSON.stringify({
     version: manifest.version,
     id: manifest.id,
-    files: manifest.files.map(({ path, size, etag }) => ({ path, size, etag })),
+    // `key` only when set, so manifests without revisions serialise (and digest) exactly as before.
+    files: manifest.files.map(({ path, size, etag, key }) => ({ path, size, etag, ...(key ? { key } : {}) })),
   });
 }
 
@@ -93,7 +96,14 @@ export function parseManifest(text: string, expectedId: string): Manifest {
       // A stored manifest with a bad path is damaged storage (a 500), not a client's mistake (a 400).
       throw new Error(`The manifest of ${expectedId} lists an invalid path.`);
     }
-    return { path: entry.path, size: entry.size, etag: entry.etag };
+    if (
+      entry.key !== undefined &&
+      (typeof entry.key !== 'string' || !isSubmissionFileKey(entry.key, expectedId, entry.path))
+    ) {
+      // A key outside the submission's own files would let a damaged manifest pull any object into an archive.
+      throw new Error(`The manifest of ${expectedId} names a storage key outside the submission.`);
+    }
+    return { path: entry.path, size: entry.size, etag: entry.etag, ...(entry.key ? { key: entry.key } : {}) };
   });
   const paths = files.map((file) => file.path);
   if (new Set(paths).size !== paths.length) throw new Error(`The manifest of ${expectedId} lists a path twice.`);

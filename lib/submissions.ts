@@ -2,9 +2,17 @@
  * POST /submissions/<id> (PROTOCOL.md §2): validate everything, store every file, then the manifest, which is what
  * makes the upload visible to the archive (shared/DESIGN.md "Archive on upload").
  */
+import { randomBytes } from 'node:crypto';
 import { mapWithLimit } from './concurrency';
 import { BadRequestError } from './errors';
-import { manifestKey, publicPath, submissionFileKey, validateId, validateSubmissionPath } from './keys';
+import {
+  manifestKey,
+  publicPath,
+  revisionFileKey,
+  submissionFileKey,
+  validateId,
+  validateSubmissionPath,
+} from './keys';
 import {
   type Manifest,
   type ManifestFile,
@@ -50,9 +58,15 @@ export async function storeSubmission(
     parts.map((part) => ({ path: part.field, size: part.data.length, etag: '' })),
   );
 
+  // A file that replaces a listed one goes to a fresh revision key, never over the file the current manifest lists:
+  // if this request fails before its manifest is written, the stored submission (and any rebuild of its archive)
+  // stays exactly as it was. New paths are not listed anywhere yet, so they take their plain key.
+  const listed = new Set(previous?.files.map((file) => file.path));
+  const revision = randomBytes(8).toString('hex');
   const stored = await mapWithLimit(parts, WRITE_CONCURRENCY, async (part): Promise<ManifestFile> => {
-    const { etag } = await putObject(submissionFileKey(id, part.field), part.data);
-    return { path: part.field, size: part.data.length, etag };
+    const key = listed.has(part.field) ? revisionFileKey(id, revision, part.field) : undefined;
+    const { etag } = await putObject(key ?? submissionFileKey(id, part.field), part.data);
+    return { path: part.field, size: part.data.length, etag, ...(key ? { key } : {}) };
   });
   return commitManifest(id, previous, stored);
 }

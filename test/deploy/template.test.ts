@@ -157,7 +157,7 @@ describe('the bucket', () => {
     expect(rules).toContainEqual(
       expect.objectContaining({ Status: 'Enabled', Prefix: 'submission_archives/', ExpirationInDays: 14 }),
     );
-    for (const prefix of ['submissions/', 'manifests/', 'results/']) {
+    for (const prefix of ['submissions/', 'revisions/', 'manifests/', 'results/']) {
       const rule = rules.find((r) => r.Prefix === prefix);
       expect(JSON.stringify(rule?.Status)).toContain('Disabled'); // Fn::If on a parameter that defaults to 0 (off)
     }
@@ -230,14 +230,17 @@ describe('the functions', () => {
     [
       'Archiver',
       {
-        's3:GetObject': ['manifests/*', 'submissions/*', 'submission_archives/*'],
+        's3:GetObject': ['manifests/*', 'submissions/*', 'revisions/*', 'submission_archives/*'],
         's3:PutObject': ['submission_archives/*'],
       },
     ],
     ['ExerciseUpload', { 's3:GetObject': ['tasks/*'], 's3:PutObject': ['tasks/*'] }],
     ['ExerciseDownload', { 's3:GetObject': ['tasks/*'], 's3:PutObject': [] }],
     ['Results', { 's3:GetObject': ['results/*'], 's3:PutObject': ['results/*'] }],
-    ['Submissions', { 's3:GetObject': ['manifests/*'], 's3:PutObject': ['submissions/*', 'manifests/*'] }],
+    [
+      'Submissions',
+      { 's3:GetObject': ['manifests/*'], 's3:PutObject': ['submissions/*', 'revisions/*', 'manifests/*'] },
+    ],
     ['Status', { 's3:GetObject': [], 's3:PutObject': [] }],
     [
       // A presigned URL acts with the rights of the role that signed it: exactly the keys the route hands out.

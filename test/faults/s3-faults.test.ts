@@ -90,6 +90,38 @@ describe('a submission whose third file write fails on every attempt', () => {
   );
 });
 
+describe('a re-POST whose replacing file write fails on every attempt', () => {
+  it('503; the stored files are untouched, a rebuild still gives the first upload, and the retry replaces it', async () => {
+    const id = 'repost_fails';
+    expect((await post(`/submissions/${id}`, parts(SUBMISSION))).status).toBe(200);
+    await expectArchive(id, SUBMISSION);
+    const stored = await stack.keys(`submissions/${id}/`);
+    const bytesBefore = await Promise.all(stored.map((key) => stack.storedBytes(key)));
+
+    const second = { ...SUBMISSION, 'main.c': 'int main(void) { return 1; }\n', 'data/input.txt': 'v2\n' };
+    // The replacing files go to a fresh revision key; fail that write of data/input.txt on every attempt.
+    const broken = stack.proxy.inject({
+      kind: '500',
+      operation: 'PutObject',
+      key: new RegExp(`^revisions/${id}/[0-9a-z]+/data/input\\.txt$`),
+      times: Number.POSITIVE_INFINITY,
+    });
+    expectRetryable(await post(`/submissions/${id}`, parts(second)));
+    expect(broken).toHaveLength(3);
+    stack.proxy.clear();
+
+    // Nothing the stored manifest lists was touched: the files keep their bytes, and an archive rebuilt from
+    // scratch (as after the archive lifecycle rule) is the first upload's.
+    expect(await stack.keys(`submissions/${id}/`)).toEqual(stored);
+    expect(await Promise.all(stored.map((key) => stack.storedBytes(key)))).toEqual(bytesBefore);
+    await stack.remove(`submission_archives/${id}.zip`);
+    await expectArchive(id, SUBMISSION);
+
+    expect((await post(`/submissions/${id}`, parts(second))).status).toBe(200);
+    await expectArchive(id, second);
+  });
+});
+
 describe('transient faults that the SDK retries absorb', () => {
   it('a 500 on the third file write: the POST answers 200 and the archive is whole', async () => {
     const id = 'absorbed_500';

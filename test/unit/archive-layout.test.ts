@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { entryName, PREFETCH_FILES, shouldDeflate, zipStream } from '../../lib/archive';
 import type { ArchiveLayout } from '../../lib/config';
-import { type Manifest, makeManifest } from '../../lib/manifest';
+import { type Manifest, type ManifestFile, makeManifest } from '../../lib/manifest';
 import { readZip } from '../support/zip';
 
 const STORED = 0;
@@ -24,7 +24,7 @@ function inMemory(id: string, files: Record<string, Buffer>) {
     Object.entries(files).map(([path, data]) => ({ path, size: data.length, etag: `"etag-${path}"` })),
   );
   const opened: string[] = [];
-  const open = async (path: string, etag: string): Promise<Readable> => {
+  const open = async ({ path, etag }: ManifestFile): Promise<Readable> => {
     const data = files[path];
     if (!data) throw new Error(`test: unknown path ${path}`);
     expect(etag).toBe(`"etag-${path}"`);
@@ -74,7 +74,7 @@ describe('zipStream', () => {
     const opened: string[] = [];
     let ended = 0;
     let maxAhead = 0;
-    const open = async (path: string): Promise<Readable> => {
+    const open = async ({ path }: ManifestFile): Promise<Readable> => {
       opened.push(path);
       maxAhead = Math.max(maxAhead, opened.length - ended);
       const stream = Readable.from([many[path] ?? Buffer.alloc(0)]);
@@ -167,7 +167,7 @@ describe('zipStream', () => {
   it('fails the output stream when opening the second file fails', async () => {
     const { manifest } = inMemory('s1', FILES);
     let calls = 0;
-    const open = async (path: string): Promise<Readable> => {
+    const open = async ({ path }: ManifestFile): Promise<Readable> => {
       calls += 1;
       if (calls === 2) throw new Error('PreconditionFailed: etag changed');
       return Readable.from([FILES[path] ?? Buffer.alloc(0)]);
@@ -186,7 +186,7 @@ describe('zipStream', () => {
 
   it('fails the output stream when a source fails mid-read', async () => {
     const { manifest } = inMemory('s1', FILES);
-    const open = async (path: string): Promise<Readable> => {
+    const open = async ({ path }: ManifestFile): Promise<Readable> => {
       const data = FILES[path] ?? Buffer.alloc(0);
       if (path !== 'job-config.yml') return Readable.from([data]);
       return new Readable({
@@ -207,7 +207,8 @@ describe('zipStream', () => {
       { path: 'a.c', size: 1, etag: '"a"' },
       { path: 'b.c', size, etag: '"b"' },
     ]);
-    const open = async (path: string): Promise<Readable> => Readable.from([path === 'a.c' ? Buffer.from('a') : data]);
+    const open = async ({ path }: ManifestFile): Promise<Readable> =>
+      Readable.from([path === 'a.c' ? Buffer.from('a') : data]);
     await expect(build(manifest, 'prefixed', open)).rejects.toThrow();
   });
 });

@@ -121,6 +121,27 @@ describe('parseManifest', () => {
     expect(() => parseManifest(JSON.stringify(data), 's1')).toThrow();
   });
 
+  it('keeps the revision key of a file that replaced a stored one, and digests it (another key, another archive)', () => {
+    const revised = makeManifest('s1', [{ ...f('main.c', '"e3"', 10), key: 'revisions/s1/0a1b2c3d4e5f6a7b/main.c' }]);
+    const parsed = parseManifest(serializeManifest(revised), 's1');
+    expect(parsed).toEqual(revised);
+    const plain = makeManifest('s1', [f('main.c', '"e3"', 10)]);
+    expect(serializeManifest(plain)).not.toContain('key');
+    expect(manifestDigest(parsed)).not.toBe(manifestDigest(plain));
+  });
+
+  it.each([
+    ['another prefix', 'results/s1.zip'],
+    ["another submission's revision", 'revisions/s2/0a1b2c3d4e5f6a7b/main.c'],
+    ['another path', 'revisions/s1/0a1b2c3d4e5f6a7b/other.c'],
+    ["another path's plain key", 'submissions/s1/other.c'],
+    ['a malformed revision', 'revisions/s1/../main.c'],
+    ['a key that is not a string', 42],
+  ])('rejects a file stored under %s', (_what, key) => {
+    const text = JSON.stringify({ version: 1, id: 's1', files: [{ ...f('main.c'), key }] });
+    expect(() => parseManifest(text, 's1')).toThrow(/outside the submission/);
+  });
+
   it('rejects text that is not JSON', () => {
     expect(() => parseManifest('{"version":1,', 's1')).toThrow();
   });

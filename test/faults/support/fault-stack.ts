@@ -7,7 +7,13 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
+import {
+  DeleteObjectCommand,
+  GetObjectCommand,
+  HeadObjectCommand,
+  ListObjectsV2Command,
+  S3Client,
+} from '@aws-sdk/client-s3';
 import { EMBEDDED_S3_CREDENTIALS, startEmbeddedS3 } from '../../../lib/local/embedded-s3';
 import { startLocalStack } from '../../../lib/local/stack';
 import { type FaultProxy, startFaultProxy } from '../../support/fault-proxy';
@@ -21,6 +27,8 @@ export interface FaultStack {
   keys(prefix?: string): Promise<string[]>;
   exists(key: string): Promise<boolean>;
   storedBytes(key: string): Promise<Buffer>;
+  /** Deletes `key` behind the service's back (as a lifecycle rule would). */
+  remove(key: string): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -68,6 +76,9 @@ export async function startFaultStack(env: Record<string, string> = {}): Promise
         if ((err as { name?: string }).name === 'NotFound') return false;
         throw err;
       }
+    },
+    async remove(key) {
+      await direct.send(new DeleteObjectCommand({ Bucket: FAULT_BUCKET, Key: key }));
     },
     async storedBytes(key) {
       const answer = await direct.send(new GetObjectCommand({ Bucket: FAULT_BUCKET, Key: key }));
