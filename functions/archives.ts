@@ -10,7 +10,9 @@ import { archiveKey, parseArchiveName } from '../lib/keys';
 const serve: RouteMethod = async (request) => {
   const id = parseArchiveName(param(request, 'name'));
   // Usually the archiver has built it already; a worker may ask within milliseconds of the upload, though.
-  if ((await archiveCurrentManifest(id, config().archiveLayout)) === 'no-manifest') throw noSuchSubmission(id);
+  const { archiveLayout, onDemandBuildMaxBytes } = config();
+  const outcome = await archiveCurrentManifest(id, archiveLayout, { maxBuildBytes: onDemandBuildMaxBytes });
+  if (outcome === 'no-manifest') throw noSuchSubmission(id);
   return serveObject(request, archiveKey(id), {
     contentType: 'application/zip',
     filename: `${id}.zip`,

@@ -4,7 +4,7 @@ import { config } from '../lib/config';
 import { NotFoundError } from '../lib/errors';
 import { storeExerciseFiles } from '../lib/exercises';
 import { httpHandler, type RouteMethod } from '../lib/handler';
-import { type CachedObject, json, param, serveObject } from '../lib/http';
+import { base64Length, type CachedObject, json, param, serveObject } from '../lib/http';
 import { IMMUTABLE } from '../lib/http-semantics';
 import { parseSha1, taskKey } from '../lib/keys';
 import { ByteLru } from '../lib/lru';
@@ -24,7 +24,8 @@ let cache: ByteLru<CachedObject> | undefined;
 function exerciseCache(): ByteLru<CachedObject> | undefined {
   const { exerciseCacheBytes, inlineLimitBytes } = config();
   if (exerciseCacheBytes === 0) return undefined;
-  cache ??= new ByteLru<CachedObject>(exerciseCacheBytes, inlineLimitBytes);
+  // Entries are kept base64-encoded (lib/http.ts), so the largest inline file takes 4/3 of its size.
+  cache ??= new ByteLru<CachedObject>(exerciseCacheBytes, base64Length(inlineLimitBytes));
   return cache;
 }
 

@@ -9,6 +9,7 @@
 import type { S3Event, S3EventRecord } from 'aws-lambda';
 import { buildArchive, isCurrent } from './archive';
 import type { ArchiveLayout } from './config';
+import { ServiceUnavailableError } from './errors';
 import { archiveKey, submissionIdOfManifestKey } from './keys';
 import { manifestDigest } from './manifest';
 import { headObject } from './storage';
@@ -22,12 +23,32 @@ export type ArchiveOutcome = 'current' | 'built' | 'no-manifest';
  */
 const MAX_ROUNDS = 3;
 
-export async function archiveCurrentManifest(id: string, layout: ArchiveLayout): Promise<ArchiveOutcome> {
+export async function archiveCurrentManifest(
+  id: string,
+  layout: ArchiveLayout,
+  options: {
+    /**
+     * Build only submissions up to this many bytes; a larger one answers 503 `archive-pending` instead. An HTTP
+     * function has API Gateway's 29 s, and an archive of hundreds of megabytes takes longer to build: the archiver
+     * (15 minutes) is building it already, and a second build would only race it and leave a dead upload behind.
+     */
+    maxBuildBytes?: number;
+  } = {},
+): Promise<ArchiveOutcome> {
   let outcome: ArchiveOutcome = 'current';
   for (let round = 0; round < MAX_ROUNDS; round++) {
     const manifest = await readManifest(id);
     if (!manifest) return 'no-manifest';
     if (isCurrent(await headObject(archiveKey(id)), manifest, layout)) return outcome;
+    const bytes = manifest.files.reduce((sum, file) => sum + file.size, 0);
+    if (options.maxBuildBytes !== undefined && bytes > options.maxBuildBytes) {
+      const pending = new ServiceUnavailableError(
+        'archive-pending',
+        `The archive of submission ${id} (${bytes} bytes of files) is being built; retry in a few seconds.`,
+      );
+      pending.headers['Retry-After'] = '5';
+      throw pending;
+    }
     await buildArchive(manifest, layout);
     outcome = 'built';
     const now = await readManifest(id);

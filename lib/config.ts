@@ -31,6 +31,12 @@ export interface Config {
    * accepts uploads up to 1 GiB. S3 takes at most 5 GiB in one PUT, so the bound may be raised up to that.
    */
   maxUploadBytes: number;
+  /**
+   * The largest submission (total bytes of its files) that GET of its archive builds on demand, within API Gateway's
+   * 29 s; a larger one is left to the archiver and answered 503 `archive-pending` with `Retry-After` until it is
+   * built. 128 MiB builds in well under 29 s even at the 10 MB/s the local benchmark shows.
+   */
+  onDemandBuildMaxBytes: number;
   /** Bytes of exercise files kept in memory per function instance; 0 turns the cache off. */
   exerciseCacheBytes: number;
 }
@@ -51,6 +57,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     inlineLimitBytes: positiveInt(env, 'INLINE_LIMIT_BYTES', 4 * 1024 * 1024),
     presignTtlSeconds: positiveInt(env, 'PRESIGN_TTL_SECONDS', 600),
     maxUploadBytes: boundedInt(env, 'MAX_UPLOAD_BYTES', 1024 * 1024 * 1024, S3_MAX_SINGLE_PUT_BYTES),
+    onDemandBuildMaxBytes: positiveInt(env, 'ARCHIVE_ON_DEMAND_MAX_BYTES', 128 * 1024 * 1024),
     exerciseCacheBytes: nonNegativeInt(env, 'EXERCISE_CACHE_BYTES', 64 * 1024 * 1024),
   };
 }

@@ -50,11 +50,6 @@ export class MethodNotAllowedError extends HttpError {
   }
 }
 
-/** The request contradicts what is stored (RFC 9110 §15.5.10). */
-export class ConflictError extends HttpError {
-  readonly statusCode = 409;
-}
-
 export class PayloadTooLargeError extends HttpError {
   readonly statusCode = 413;
 }

@@ -14,6 +14,7 @@
  * Every function here validates what it puts into a key, so no caller can build a key that escapes its
  * prefix. Validation failures are `BadRequestError`s that name the problem.
  */
+import { randomBytes } from 'node:crypto';
 import { BadRequestError } from './errors';
 
 export const PREFIX = {
@@ -100,6 +101,22 @@ export const submissionFileKey = (id: string, path: string): string =>
   `${PREFIX.submissions}${validateId(id, 'submission id')}/${validateSubmissionPath(path)}`;
 /** A revision token: where one request's replacing files go (`revisions/<id>/<rev>/`). */
 const REVISION_PATTERN = /^[0-9a-z]{8,40}$/;
+
+/** A fresh revision token: 64 random bits, so two requests never share one. */
+export function newRevision(): string {
+  return randomBytes(8).toString('hex');
+}
+
+/** A revision token a client sends back (the large-upload route's `upload_id`). */
+export function parseRevision(value: unknown, what = 'upload_id'): string {
+  if (typeof value !== 'string' || !REVISION_PATTERN.test(value)) {
+    throw new BadRequestError(
+      'invalid-upload-id',
+      `${what} must be the upload_id that the upload request answered (8 to 40 characters of 0-9 and a-z).`,
+    );
+  }
+  return value;
+}
 
 /**
  * The key of a file that replaces a stored file of the submission: a fresh place per request, so the file its

@@ -19,7 +19,9 @@ export const S3_RETRY = { retryMode: 'standard', maxAttempts: 3 } as const;
  * - `requestTimeout` 5 s from the start of the request to S3's response headers, with `throwOnRequestTimeout` (without
  *   it the SDK only logs a warning). It includes sending the body: a 5 MiB lib-storage part or a 4.5 MB PutObject
  *   (the largest body a Lambda receives) takes well under a second inside a region. Worst case per call:
- *   3 attempts × 5 s + backoff ≈ 18 s, so the handler still answers (503) within the 29 s.
+ *   3 attempts × 5 s + backoff ≈ 18 s, so the handler still answers (503) within the 29 s. The timer runs from the
+ *   first byte sent to the response headers, so it assumes at least about 1 MiB/s to S3 (a 5 MiB part in 5 s):
+ *   true inside a region; a remote S3_ENDPOINT over a slow link would see large writes time out.
  * - No `socketTimeout` (an idle timeout that also covers the body once the headers arrived): the archive builder opens
  *   files ahead of the zip writer (`PREFETCH_FILES`), and those streams are idle by design, paused by backpressure,
  *   for as long as a large file ahead of them takes to deflate. A stall in the middle of a body is bounded by the

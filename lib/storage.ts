@@ -42,6 +42,8 @@ export async function putObject(
     contentType?: string;
     /** Create-only: fail with `PreconditionFailed` if the key exists (S3 conditional writes, `If-None-Match: *`). */
     createOnly?: boolean;
+    /** Replace only this version: fail with `PreconditionFailed` if the object's ETag is another (`If-Match`). */
+    ifMatch?: string;
     /** Base64 SHA-1 of the body; S3 rejects the write if the bytes do not match. */
     checksumSha1?: string;
     metadata?: Record<string, string>;
@@ -56,6 +58,7 @@ export async function putObject(
         ContentLength: body.length,
         ContentType: options.contentType ?? 'application/octet-stream',
         ...(options.createOnly ? { IfNoneMatch: '*' } : {}),
+        ...(options.ifMatch ? { IfMatch: options.ifMatch } : {}),
         ...(options.checksumSha1 ? { ChecksumSHA1: options.checksumSha1 } : {}),
         ...(options.metadata ? { Metadata: options.metadata } : {}),
       }),
@@ -172,15 +175,16 @@ export async function presignGet(
   const { filename, contentType, method = 'GET' } = options;
   const target = { Bucket: config().bucket, Key: key };
   // A presigned URL is valid for one method only: a HEAD that follows a redirect needs a URL signed for HEAD.
+  // The route's type and disposition, whatever a presigned upload stored (S3's presigner never signs Content-Type);
+  // the same for HEAD, so that a HEAD that follows its redirect sees what the GET would.
+  const overrides = {
+    ...(filename ? { ResponseContentDisposition: contentDisposition(filename) } : {}),
+    ...(contentType ? { ResponseContentType: contentType } : {}),
+  };
   const command =
     method === 'HEAD'
-      ? new HeadObjectCommand(target)
-      : new GetObjectCommand({
-          ...target,
-          ...(filename ? { ResponseContentDisposition: contentDisposition(filename) } : {}),
-          // The route's type, whatever a presigned upload stored (S3's presigner never signs Content-Type).
-          ...(contentType ? { ResponseContentType: contentType } : {}),
-        });
+      ? new HeadObjectCommand({ ...target, ...overrides })
+      : new GetObjectCommand({ ...target, ...overrides });
   return getSignedUrl(s3(), command, { expiresIn: config().presignTtlSeconds });
 }
 
@@ -211,7 +215,13 @@ export interface PresignedPut {
  */
 export async function presignPut(
   key: string,
-  options: { size: number; checksumSha1?: string; contentType?: string },
+  options: {
+    size: number;
+    checksumSha1?: string;
+    contentType?: string;
+    /** Write-once: `If-None-Match: *` is signed, so S3 refuses a second PUT to the key (412). */
+    createOnly?: boolean;
+  },
 ): Promise<PresignedPut> {
   const { presignTtlSeconds } = config();
   const expiresAt = new Date(Date.now() + presignTtlSeconds * 1000);
@@ -223,6 +233,7 @@ export async function presignPut(
       ContentLength: options.size,
       ...(options.contentType ? { ContentType: options.contentType } : {}),
       ...(options.checksumSha1 ? { ChecksumSHA1: options.checksumSha1 } : {}),
+      ...(options.createOnly ? { IfNoneMatch: '*' } : {}),
     }),
     {
       expiresIn: presignTtlSeconds,
@@ -235,6 +246,7 @@ export async function presignPut(
   const headers: Record<string, string> = { 'Content-Length': String(options.size) };
   if (options.contentType) headers['Content-Type'] = options.contentType;
   if (options.checksumSha1) headers['x-amz-checksum-sha1'] = options.checksumSha1;
+  if (options.createOnly) headers['If-None-Match'] = '*';
   return { url, headers, expiresAt };
 }
 

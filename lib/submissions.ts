@@ -2,11 +2,11 @@
  * POST /submissions/<id> (PROTOCOL.md §2): validate everything, store every file, then the manifest, which is what
  * makes the upload visible to the archive (shared/DESIGN.md "Archive on upload").
  */
-import { randomBytes } from 'node:crypto';
 import { mapWithLimit } from './concurrency';
-import { BadRequestError } from './errors';
+import { BadRequestError, ServiceUnavailableError } from './errors';
 import {
   manifestKey,
+  newRevision,
   publicPath,
   revisionFileKey,
   submissionFileKey,
@@ -22,8 +22,7 @@ import {
   serializeManifest,
 } from './manifest';
 import { parseFileParts, rejectDuplicateFields } from './multipart';
-import { getObject, putObject } from './storage';
-import { readSmall } from './streams';
+import { getObject, PreconditionFailed, putObject, readObjectBytes } from './storage';
 
 /** Parallel S3 writes per request: enough to hide latency, few enough to stay far below S3's per-prefix rates. */
 const WRITE_CONCURRENCY = 8;
@@ -51,18 +50,18 @@ export async function storeSubmission(
   rejectDuplicateFields(parts);
   for (const part of parts) validateSubmissionPath(part.field);
 
-  const previous = await readManifest(id);
+  const previous = await readStoredManifest(id);
   // Checked before any write: a re-POST that would clash with stored files changes nothing.
   mergeFiles(
-    previous?.files ?? [],
+    previous?.manifest.files ?? [],
     parts.map((part) => ({ path: part.field, size: part.data.length, etag: '' })),
   );
 
   // A file that replaces a listed one goes to a fresh revision key, never over the file the current manifest lists:
   // if this request fails before its manifest is written, the stored submission (and any rebuild of its archive)
   // stays exactly as it was. New paths are not listed anywhere yet, so they take their plain key.
-  const listed = new Set(previous?.files.map((file) => file.path));
-  const revision = randomBytes(8).toString('hex');
+  const listed = new Set(previous?.manifest.files.map((file) => file.path));
+  const revision = newRevision();
   const stored = await mapWithLimit(parts, WRITE_CONCURRENCY, async (part): Promise<ManifestFile> => {
     const key = listed.has(part.field) ? revisionFileKey(id, revision, part.field) : undefined;
     const { etag } = await putObject(key ?? submissionFileKey(id, part.field), part.data);
@@ -71,24 +70,64 @@ export async function storeSubmission(
   return commitManifest(id, previous, stored);
 }
 
+/** A manifest as stored: its content and the ETag of that version, for a conditional replacement. */
+export interface StoredManifest {
+  manifest: Manifest;
+  etag: string;
+}
+
 /**
- * Writes the manifest that lists `stored` (merged over `previous`), once every listed file is in storage. Its
+ * Attempts at writing a manifest when other requests for the same id keep winning the race: each attempt re-reads
+ * the manifest and merges into it, so a loser never drops what the winner committed.
+ */
+const MANIFEST_WRITE_ATTEMPTS = 5;
+
+/**
+ * Writes the manifest that lists `stored` merged over `previous`, once every listed file is in storage. Its
  * creation triggers the archive; until this write succeeds, the archive still reflects the previous manifest.
+ *
+ * The write is conditional on the manifest read (`If-Match` its ETag, or `If-None-Match: *` for a first upload), so
+ * two requests that complete at once (two batches of one large upload, two re-POSTs) cannot silently drop each
+ * other's files: the one that loses re-reads the manifest, merges its files again, and writes once more.
  */
 export async function commitManifest(
   id: string,
-  previous: Manifest | undefined,
+  previous: StoredManifest | undefined,
   stored: readonly ManifestFile[],
 ): Promise<SubmissionAnswer> {
-  const manifest = makeManifest(id, mergeFiles(previous?.files ?? [], stored));
-  await putObject(manifestKey(id), Buffer.from(serializeManifest(manifest)), { contentType: 'application/json' });
-  return { archive_path: publicPath.archive(id), result_path: publicPath.result(id) };
+  let current = previous;
+  for (let attempt = 1; ; attempt++) {
+    const manifest = makeManifest(id, mergeFiles(current?.manifest.files ?? [], stored));
+    try {
+      await putObject(manifestKey(id), Buffer.from(serializeManifest(manifest)), {
+        contentType: 'application/json',
+        ...(current ? { ifMatch: current.etag } : { createOnly: true }),
+      });
+      return { archive_path: publicPath.archive(id), result_path: publicPath.result(id) };
+    } catch (err) {
+      if (!(err instanceof PreconditionFailed)) throw err;
+      if (attempt === MANIFEST_WRITE_ATTEMPTS) {
+        throw new ServiceUnavailableError(
+          'submission-busy',
+          `Other uploads to submission ${id} kept changing it while this one was being recorded; retry the request.`,
+          { cause: err },
+        );
+      }
+      current = await readStoredManifest(id);
+    }
+  }
 }
 
 /** The current manifest of a submission, or `undefined` if the id was never uploaded. */
 export async function readManifest(id: string): Promise<Manifest | undefined> {
-  const object = await getObject(manifestKey(id));
+  return (await readStoredManifest(id))?.manifest;
+}
+
+/** The current manifest with the ETag of its version, or `undefined` if the id was never uploaded. */
+export async function readStoredManifest(id: string): Promise<StoredManifest | undefined> {
+  const key = manifestKey(id);
+  const object = await getObject(key);
   if (!object) return undefined;
-  const text = (await readSmall(object.body, MAX_MANIFEST_BYTES)).toString('utf8');
-  return parseManifest(text, id);
+  const text = (await readObjectBytes(key, object, MAX_MANIFEST_BYTES)).toString('utf8');
+  return { manifest: parseManifest(text, id), etag: object.etag };
 }

@@ -6,29 +6,31 @@
  *   POST /uploads/exercises/<sha1>             {"size": n}          → URL bound to the SHA-1, or "already stored"
  *   POST /uploads/results/<name>               {"size": n}          → URL for the result's final key
  *   POST /uploads/attachments/<id>             {"size": n}          → URL for the attachment's final key
- *   POST /uploads/submissions/<id>             {"files": {path: n}} → one URL per file
- *   POST /uploads/submissions/<id>/complete    {"files": {path: n}} → checks the files, writes the manifest
+ *   POST /uploads/submissions/<id>             {"files": {path: n}} → upload_id and one URL per file
+ *   POST /uploads/submissions/<id>/complete    {"upload_id", "files"} → checks the files, writes the manifest
  *
  * Every declared size is checked against the configured maximum before any URL is issued, and signed into the URL
  * (`Content-Length` is a signed header), so S3 refuses any other length.
  */
 import { mapWithLimit } from './concurrency';
 import { config } from './config';
-import { BadRequestError, ConflictError, NotFoundError, PayloadTooLargeError } from './errors';
+import { BadRequestError, NotFoundError, PayloadTooLargeError } from './errors';
 import {
   attachmentKey,
+  newRevision,
+  parseRevision,
   parseSha1,
   publicPath,
   resultKey,
-  submissionFileKey,
+  revisionFileKey,
   taskKey,
   validateId,
   validateSubmissionPath,
 } from './keys';
-import { type ManifestFile, mergeFiles } from './manifest';
+import { type Manifest, type ManifestFile, mergeFiles } from './manifest';
 import { resultContentType } from './results';
 import { headObject, type PresignedPut, presignPut } from './storage';
-import { commitManifest, readManifest, type SubmissionAnswer } from './submissions';
+import { commitManifest, readManifest, readStoredManifest, type SubmissionAnswer } from './submissions';
 
 /**
  * Files per request of a submission: each URL is about 700 bytes of JSON, so 1,000 keep the answer far below
@@ -66,8 +68,10 @@ export interface KeyUploadAnswer {
 
 export interface SubmissionUploadAnswer {
   result: 'OK';
+  /** Names this grant's uploads; the completing request sends it back with the same `files`. */
+  upload_id: string;
   files: Record<string, UploadGrant>;
-  /** Where to POST the same `files` once every upload is done. */
+  /** Where to POST `{"upload_id", "files"}` once every upload is done. */
   complete: string;
 }
 
@@ -128,7 +132,7 @@ export async function handleUpload(
     case 'submission':
       return grantSubmission(target.id, declaredFiles(request.files));
     case 'submission-complete':
-      return completeSubmission(target.id, declaredFiles(request.files));
+      return completeSubmission(target.id, parseRevision(request.upload_id), declaredFiles(request.files));
   }
 }
 
@@ -164,55 +168,45 @@ async function grantKey(
 }
 
 /**
- * One URL per file of a submission, to the file's final key. Nothing becomes visible to the archive until the
- * completing request writes the manifest, exactly as a multipart POST writes it after its files.
+ * One URL per file, each to a key of this grant alone (`revisions/<id>/<upload_id>/<path>`) and write-once
+ * (`If-None-Match: *` is signed): no URL can ever overwrite a file that a manifest lists, before the completion or
+ * after it, so this route may add and replace files as a re-POST does. Nothing becomes visible to the archive until
+ * the completing request writes the manifest, exactly as a multipart POST writes it after its files.
  */
 async function grantSubmission(id: string, files: Map<string, number>): Promise<SubmissionUploadAnswer> {
   const previous = await readManifest(id);
-  // The URLs point at the files' final keys, so replacing a stored file would change it under its manifest (whose
-  // ETag the archive reads with If-Match) until a completion: rebuilds of the submission would fail meanwhile. A
-  // multipart POST replaces and commits in one request; this route only adds files.
-  const stored = new Set(previous?.files.map((file) => file.path));
-  const replaced = [...files.keys()].filter((path) => stored.has(path)).sort();
-  if (replaced.length > 0) {
-    throw new ConflictError(
-      'file-exists',
-      `Submission ${id} already has ${listSome(replaced)}; the large-upload route adds files and cannot replace ` +
-        'them. Use a fresh submission id (as ReCodEx does for every submission).',
-    );
-  }
-  // Refused before any URL is issued: a path that would clash with stored files could never be completed.
-  mergeFiles(
-    previous?.files ?? [],
-    [...files].map(([path, size]) => ({ path, size, etag: '' })),
-  );
+  // Refused before any URL is issued: what could never be completed.
+  checkMerge(id, previous, files);
+  const uploadId = newRevision();
   const grants: Record<string, UploadGrant> = {};
-  for (const [path, size] of files) grants[path] = grant(await presignPut(submissionFileKey(id, path), { size }));
-  return { result: 'OK', files: grants, complete: `/uploads/submissions/${id}/complete` };
+  for (const [path, size] of files) {
+    grants[path] = grant(await presignPut(revisionFileKey(id, uploadId, path), { size, createOnly: true }));
+  }
+  return { result: 'OK', upload_id: uploadId, files: grants, complete: `/uploads/submissions/${id}/complete` };
 }
 
 /**
- * Checks that every declared file is in storage with its declared size, then writes the manifest (which triggers
- * the archive). Anything missing or of another size is a 400 that names every such file, and writes nothing.
+ * Checks that every declared file is stored under the grant's keys with its declared size, then writes the manifest
+ * (which triggers the archive). Anything missing or of another size is a 400 that names every such file, and writes
+ * nothing.
  */
-async function completeSubmission(id: string, files: Map<string, number>): Promise<SubmissionAnswer> {
-  const previous = await readManifest(id);
-  mergeFiles(
-    previous?.files ?? [],
-    [...files].map(([path, size]) => ({ path, size, etag: '' })),
-  );
+async function completeSubmission(id: string, uploadId: string, files: Map<string, number>): Promise<SubmissionAnswer> {
+  const previous = await readStoredManifest(id);
+  checkMerge(id, previous?.manifest, files);
   const missing: string[] = [];
   const wrongSize: string[] = [];
   const stored = await mapWithLimit([...files], HEAD_CONCURRENCY, async ([path, size]) => {
-    const head = await headObject(submissionFileKey(id, path));
+    const key = revisionFileKey(id, uploadId, path);
+    const head = await headObject(key);
     if (!head) missing.push(path);
     else if (head.size !== size) wrongSize.push(`${path} (${head.size} bytes stored, ${size} declared)`);
-    return { path, size, etag: head?.etag ?? '' } satisfies ManifestFile;
+    return { path, size, etag: head?.etag ?? '', key } satisfies ManifestFile;
   });
   if (missing.length > 0) {
     throw new BadRequestError(
       'missing-file',
-      `Not uploaded yet: ${listSome(missing.sort())}. Upload every file to its URL, then complete again.`,
+      `Not uploaded yet with upload_id ${uploadId}: ${listSome(missing.sort())}. Upload every file to its URL, ` +
+        'then complete again.',
     );
   }
   if (wrongSize.length > 0) {
@@ -222,6 +216,25 @@ async function completeSubmission(id: string, files: Map<string, number>): Promi
     );
   }
   return commitManifest(id, previous, stored);
+}
+
+/**
+ * The files merged into the stored submission must still be a valid submission: no path both a file and a folder,
+ * and a total within `MAX_UPLOAD_BYTES` (the bound is per submission, not per request).
+ */
+function checkMerge(id: string, previous: Manifest | undefined, files: Map<string, number>): void {
+  const merged = mergeFiles(
+    previous?.files ?? [],
+    [...files].map(([path, size]) => ({ path, size, etag: '' })),
+  );
+  const total = merged.reduce((sum, file) => sum + file.size, 0);
+  const { maxUploadBytes } = config();
+  if (total > maxUploadBytes) {
+    throw new PayloadTooLargeError(
+      'upload-too-large',
+      `Submission ${id} would hold ${total} bytes; this fileserver accepts at most ${maxUploadBytes} bytes per submission.`,
+    );
+  }
 }
 
 function grant(put: PresignedPut): UploadGrant {

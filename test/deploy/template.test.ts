@@ -246,8 +246,8 @@ describe('the functions', () => {
       // A presigned URL acts with the rights of the role that signed it: exactly the keys the route hands out.
       'Uploads',
       {
-        's3:GetObject': ['tasks/*', 'results/*', 'attachments/*', 'submissions/*', 'manifests/*'],
-        's3:PutObject': ['tasks/*', 'results/*', 'attachments/*', 'submissions/*', 'manifests/*'],
+        's3:GetObject': ['tasks/*', 'results/*', 'attachments/*', 'revisions/*', 'manifests/*'],
+        's3:PutObject': ['tasks/*', 'results/*', 'attachments/*', 'revisions/*', 'manifests/*'],
       },
     ],
   ])('%s reads and writes only its own prefixes', (fn, expected) => {

@@ -135,9 +135,13 @@ describe('65 MiB as an attachment and as a submission file', () => {
     const config = Buffer.from('submission:\n  job-id: large\n');
     const files = { 'data/big.bin': data, 'job-config.yml': config };
     const declared = { 'data/big.bin': size, 'job-config.yml': config.length };
-    const grants = (await grant(`submissions/${id}`, { files: declared })).files as Record<string, UploadGrant>;
+    const granted = await grant(`submissions/${id}`, { files: declared });
+    const grants = granted.files as Record<string, UploadGrant>;
     for (const [path, bytes] of Object.entries(files)) await uploadOk(grants[path] as UploadGrant, bytes);
-    const complete = await askUpload(stack.url, `submissions/${id}/complete`, { files: declared });
+    const complete = await askUpload(stack.url, `submissions/${id}/complete`, {
+      upload_id: granted.upload_id,
+      files: declared,
+    });
     expect(complete.status).toBe(200);
     // The build the manifest triggered, awaited: a GET now would start a second 65 MiB build racing it on the CPU.
     await stack.notificationsIdle();

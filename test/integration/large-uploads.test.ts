@@ -8,7 +8,7 @@
  * signed length) is tested against LocalStack in test/localstack/large-uploads.test.ts.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { DeleteObjectCommand } from '@aws-sdk/client-s3';
+import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { send } from '../support/http';
 import { file, multipart } from '../support/multipart';
 import { startTestStack, type TestStack } from '../support/stack';
@@ -196,28 +196,34 @@ describe('submissions: POST /uploads/submissions/<id> and …/complete', () => {
   };
   const sizes = Object.fromEntries(Object.entries(files).map(([path, data]) => [path, data.length]));
 
-  async function grantAndUpload(id: string, contents: Record<string, Buffer>): Promise<void> {
+  /** Grants and uploads `contents`; answers the grant's upload_id, for the completing request. */
+  async function grantAndUpload(id: string, contents: Record<string, Buffer>): Promise<string> {
     const declared = Object.fromEntries(Object.entries(contents).map(([path, data]) => [path, data.length]));
-    const answer = await granted<{ files: Record<string, UploadGrant>; complete: string }>(`submissions/${id}`, {
-      files: declared,
-    });
+    const answer = await granted<{ upload_id: string; files: Record<string, UploadGrant>; complete: string }>(
+      `submissions/${id}`,
+      { files: declared },
+    );
     expect(answer.complete).toBe(`/uploads/submissions/${id}/complete`);
+    expect(answer.upload_id).toMatch(/^[0-9a-z]{8,40}$/);
     expect(Object.keys(answer.files).sort()).toEqual(Object.keys(contents).sort());
     for (const [path, data] of Object.entries(contents)) {
       const grant = answer.files[path] as UploadGrant;
-      expect(grant.headers).toEqual({ 'Content-Length': String(data.length) });
+      // Write-once: a second PUT to the URL (refused by S3; s3rver ignores the condition) cannot replace the file.
+      expect(grant.headers).toEqual({ 'Content-Length': String(data.length), 'If-None-Match': '*' });
+      expect(new URL(grant.url).searchParams.get('X-Amz-SignedHeaders')?.split(';')).toContain('if-none-match');
       await uploadOk(grant, data);
     }
+    return answer.upload_id;
   }
 
   it('grant → PUT every file → complete answers as POST /submissions does; the archive holds every file', async () => {
     const id = freshId();
-    await grantAndUpload(id, files);
+    const uploadId = await grantAndUpload(id, files);
     // Nothing is visible before the completing request.
     expect(await stack.exists(`manifests/${id}.json`)).toBe(false);
     expect((await get(`/submission_archives/${id}.zip`)).status).toBe(404);
 
-    const complete = await ask(`submissions/${id}/complete`, { files: sizes });
+    const complete = await ask(`submissions/${id}/complete`, { upload_id: uploadId, files: sizes });
     expect(complete.status).toBe(200);
     expect(complete.json()).toEqual({
       archive_path: `/submission_archives/${id}.zip`,
@@ -244,9 +250,9 @@ describe('submissions: POST /uploads/submissions/<id> and …/complete', () => {
       'x%20y/#q?.txt': Buffer.from('percent, hash and question mark'),
       'empty.txt': Buffer.alloc(0),
     };
-    await grantAndUpload(id, odd);
+    const uploadId = await grantAndUpload(id, odd);
     const declared = Object.fromEntries(Object.entries(odd).map(([path, data]) => [path, data.length]));
-    expect((await ask(`submissions/${id}/complete`, { files: declared })).status).toBe(200);
+    expect((await ask(`submissions/${id}/complete`, { upload_id: uploadId, files: declared })).status).toBe(200);
     const entries = await readZip((await download(`/submission_archives/${id}.zip`)).body);
     expect(entries.filter((e) => !e.name.endsWith('/')).map((e) => [e.name, e.data.toString()])).toEqual(
       Object.entries(odd)
@@ -264,8 +270,11 @@ describe('submissions: POST /uploads/submissions/<id> and …/complete', () => {
     });
     expect(post.status).toBe(200);
     const extra = randomBytes(2000);
-    await grantAndUpload(id, { 'extra/big.bin': extra });
-    const complete = await ask(`submissions/${id}/complete`, { files: { 'extra/big.bin': extra.length } });
+    const uploadId = await grantAndUpload(id, { 'extra/big.bin': extra });
+    const complete = await ask(`submissions/${id}/complete`, {
+      upload_id: uploadId,
+      files: { 'extra/big.bin': extra.length },
+    });
     expect(complete.json()).toEqual(post.json());
 
     const entries = await readZip((await download(`/submission_archives/${id}.zip`)).body);
@@ -279,10 +288,10 @@ describe('submissions: POST /uploads/submissions/<id> and …/complete', () => {
   it('completing with a file that was never uploaded → 400 missing-file naming it; no manifest, no archive', async () => {
     const id = freshId();
     const { 'main.c': _skipped, ...uploaded } = files;
-    await grantAndUpload(id, uploaded);
+    const uploadId = await grantAndUpload(id, uploaded);
     const before = await settledKeys();
 
-    const answer = await ask(`submissions/${id}/complete`, { files: sizes });
+    const answer = await ask(`submissions/${id}/complete`, { upload_id: uploadId, files: sizes });
     expectError(answer, 400, 'missing-file');
     expect(answer.json<{ error: { message: string } }>().error.message).toContain('main.c');
     expect(await settledKeys()).toEqual(before);
@@ -293,12 +302,24 @@ describe('submissions: POST /uploads/submissions/<id> and …/complete', () => {
 
   it('completing with a file stored at another size than declared → 400 size-mismatch; no manifest', async () => {
     const id = freshId();
-    await grantAndUpload(id, files);
-    // The file is uploaded again at another size (a second grant), then completed with the first declaration.
-    await grantAndUpload(id, { 'main.c': Buffer.from('int main(void) { return 1; } /* longer */\n') });
+    // Declared with one size, stored with another. Through its URL S3 refuses another length (the length is signed;
+    // test/localstack shows it), so the odd file is put straight into the bucket, as a broken client or tool might.
+    const declared = { ...sizes, 'main.c': (sizes['main.c'] ?? 0) + 5 };
+    const answerGrant = await granted<{ upload_id: string; files: Record<string, UploadGrant> }>(`submissions/${id}`, {
+      files: declared,
+    });
+    for (const [path, data] of Object.entries(files)) {
+      await stack.s3.send(
+        new PutObjectCommand({
+          Bucket: stack.bucket,
+          Key: `revisions/${id}/${answerGrant.upload_id}/${path}`,
+          Body: data,
+        }),
+      );
+    }
     const before = await settledKeys();
 
-    const answer = await ask(`submissions/${id}/complete`, { files: sizes });
+    const answer = await ask(`submissions/${id}/complete`, { upload_id: answerGrant.upload_id, files: declared });
     expectError(answer, 400, 'size-mismatch');
     expect(answer.json<{ error: { message: string } }>().error.message).toContain('main.c');
     expect(await settledKeys()).toEqual(before);
@@ -313,10 +334,12 @@ describe('submissions: POST /uploads/submissions/<id> and …/complete', () => {
       Array.from({ length: 1000 }, (_, i) => [`tests/${String(i).padStart(4, '0')}/${'input-'.repeat(8)}data.in`, i]),
     );
     const before = await settledKeys();
-    const answer = await granted<{ files: Record<string, UploadGrant> }>(`submissions/${id}`, { files: declared });
+    const answer = await granted<{ upload_id: string; files: Record<string, UploadGrant> }>(`submissions/${id}`, {
+      files: declared,
+    });
     expect(Object.keys(answer.files).sort()).toEqual(Object.keys(declared).sort());
 
-    const complete = await ask(`submissions/${id}/complete`, { files: declared });
+    const complete = await ask(`submissions/${id}/complete`, { upload_id: answer.upload_id, files: declared });
     expectError(complete, 400, 'missing-file');
     const { message } = complete.json<{ error: { message: string } }>().error;
     expect(message).toContain('tests/0000/');
@@ -334,14 +357,14 @@ describe('submissions: POST /uploads/submissions/<id> and …/complete', () => {
     expect(post.status).toBe(200);
     const before = await settledKeys();
     for (const target of [`submissions/${id}`, `submissions/${id}/complete`]) {
-      const answer = await ask(target, { files: { 'lib/x.c': 10 } });
+      const answer = await ask(target, { upload_id: '0123456789abcdef', files: { 'lib/x.c': 10 } });
       expectError(answer, 400, 'path-conflict');
       expect(answer.body.toString()).not.toContain('X-Amz-Signature');
     }
     expect(await settledKeys()).toEqual(before);
   });
 
-  it('refuses to replace a stored file (409 file-exists): its archive stays buildable and unchanged', async () => {
+  it('replaces a stored file as a re-POST does, and never writes over the file the stored manifest lists', async () => {
     const id = freshId();
     const posted = multipart([file('main.c', 'v1'), file('job-config.yml', 'c')]);
     const post = await send(stack.url, 'POST', `/submissions/${id}`, {
@@ -349,17 +372,27 @@ describe('submissions: POST /uploads/submissions/<id> and …/complete', () => {
       body: posted.body,
     });
     expect(post.status).toBe(200);
-    const archived = (await download(`/submission_archives/${id}.zip`)).body;
-    const before = await settledKeys();
+    const plainMain = await stack.storedBytes(`submissions/${id}/main.c`);
 
-    const answer = await ask(`submissions/${id}`, { files: { 'main.c': 9, 'new.c': 3 } });
-    expectError(answer, 409, 'file-exists');
-    expect(answer.json<{ error: { message: string } }>().error.message).toContain('main.c');
-    expect(answer.body.toString()).not.toContain('X-Amz-Signature');
+    const uploadId = await grantAndUpload(id, { 'main.c': Buffer.from('version 2') });
+    // Until the completion, the stored file and the archive are untouched.
+    expect(await stack.storedBytes(`submissions/${id}/main.c`)).toEqual(plainMain);
+    const complete = await ask(`submissions/${id}/complete`, { upload_id: uploadId, files: { 'main.c': 9 } });
+    expect(complete.status).toBe(200);
+    const entries = await readZip((await download(`/submission_archives/${id}.zip`)).body);
+    expect(entries.filter((e) => !e.name.endsWith('/')).map((e) => [e.name, e.data.toString()])).toEqual([
+      [`${id}/job-config.yml`, 'c'],
+      [`${id}/main.c`, 'version 2'],
+    ]);
+  });
+
+  it("completing with another grant's upload_id finds none of the files (400 missing-file), writing nothing", async () => {
+    const id = freshId();
+    await grantAndUpload(id, files);
+    const before = await settledKeys();
+    const answer = await ask(`submissions/${id}/complete`, { upload_id: '0123456789abcdef', files: sizes });
+    expectError(answer, 400, 'missing-file');
     expect(await settledKeys()).toEqual(before);
-    // A rebuild from scratch still reads every file at the version its manifest lists.
-    await stack.s3.send(new DeleteObjectCommand({ Bucket: stack.bucket, Key: `submission_archives/${id}.zip` }));
-    expect(sha256((await download(`/submission_archives/${id}.zip`)).body)).toBe(sha256(archived));
   });
 });
 
@@ -392,7 +425,15 @@ describe('bad input: the right status and error code, no URL, storage unchanged'
     ['files missing', 400, 'bad-json', 'submissions/s1', { size: 1 }],
     ['files as an array', 400, 'bad-json', 'submissions/s1', { files: ['a.c'] }],
     ['files empty', 400, 'no-files', 'submissions/s1', { files: {} }],
-    ['files empty on complete', 400, 'no-files', 'submissions/s1/complete', { files: {} }],
+    ['files empty on complete', 400, 'no-files', 'submissions/s1/complete', { upload_id: 'abcdef0123', files: {} }],
+    ['complete without upload_id', 400, 'invalid-upload-id', 'submissions/s1/complete', { files: { a: 1 } }],
+    [
+      'complete with a malformed upload_id',
+      400,
+      'invalid-upload-id',
+      'submissions/s1/complete',
+      { upload_id: '../x', files: { a: 1 } },
+    ],
     ['1001 files', 400, 'too-many-files', 'submissions/s1', { files: manyFiles }],
     ['a path with ..', 400, 'invalid-path', 'submissions/s1', { files: { 'ok.c': 1, '../x': 1 } }],
     ['an absolute path', 400, 'invalid-path', 'submissions/s1', { files: { '/etc/x': 1 } }],

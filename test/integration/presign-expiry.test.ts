@@ -45,12 +45,13 @@ it('upload URLs used after they expire are refused by S3, and nothing is stored 
   const sha1 = createHash('sha1').update(content).digest('hex');
   const result = `${freshId('result')}.zip`;
   const submission = freshId('student');
-  const submissionFiles = (await grant(`submissions/${submission}`, { files: { 'main.c': content.length } }))
-    .files as Record<string, UploadGrant>;
+  const submissionGrant = await grant(`submissions/${submission}`, { files: { 'main.c': content.length } });
+  const submissionFiles = submissionGrant.files as Record<string, UploadGrant>;
+  const uploadId = submissionGrant.upload_id as string;
   const grants: [string, UploadGrant][] = [
     [`tasks/${sha1[0]}/${sha1}`, (await grant(`exercises/${sha1}`, { size: content.length })).upload as UploadGrant],
     [`results/${result}`, (await grant(`results/${result}`, { size: content.length })).upload as UploadGrant],
-    [`submissions/${submission}/main.c`, submissionFiles['main.c'] as UploadGrant],
+    [`revisions/${submission}/${uploadId}/main.c`, submissionFiles['main.c'] as UploadGrant],
   ];
   for (const [, upload] of grants) {
     expect(Date.parse(upload.expires_at)).toBeLessThan(Date.now() + PAST_EXPIRY_MS);
@@ -65,6 +66,7 @@ it('upload URLs used after they expire are refused by S3, and nothing is stored 
   expect((await send(stack.url, 'GET', `/exercises/${sha1}`)).status).toBe(404);
   expect((await send(stack.url, 'GET', `/results/${result}`)).status).toBe(404);
   const complete = await askUpload(stack.url, `submissions/${submission}/complete`, {
+    upload_id: uploadId,
     files: { 'main.c': content.length },
   });
   expect(complete.status).toBe(400);

@@ -112,3 +112,45 @@ it('a result URL is bound to its size: a longer body is refused and the stored r
   expect(refused.status).toBe(403);
   expect(sha1Hex(await stack.storedBytes(`results/${name}`))).toBe(sha1Hex(first));
 });
+
+describe('submissions: what only a faithful S3 enforces', () => {
+  const grantFiles = async (id: string, files: Record<string, Buffer>) => {
+    const declared = Object.fromEntries(Object.entries(files).map(([path, data]) => [path, data.length]));
+    const answer = await ask(`/uploads/submissions/${id}`, { files: declared });
+    const grants = answer.files as Record<string, Grant>;
+    for (const [path, data] of Object.entries(files))
+      expect((await upload(grants[path] as Grant, data)).status).toBe(200);
+    return { uploadId: answer.upload_id as string, declared, grants };
+  };
+
+  it('two completions of one submission at once both land: the manifest write is conditional, neither drops files', async () => {
+    const id = `race_${Date.now()}`;
+    const first = await grantFiles(id, { 'a.txt': Buffer.from('a') });
+    const second = await grantFiles(id, { 'b.txt': Buffer.from('bb') });
+    const answers = await Promise.all([
+      send(stack.url, 'POST', `/uploads/submissions/${id}/complete`, {
+        body: JSON.stringify({ upload_id: first.uploadId, files: first.declared }),
+      }),
+      send(stack.url, 'POST', `/uploads/submissions/${id}/complete`, {
+        body: JSON.stringify({ upload_id: second.uploadId, files: second.declared }),
+      }),
+    ]);
+    expect(answers.map((answer) => answer.status)).toEqual([200, 200]);
+    const manifest = JSON.parse((await stack.storedBytes(`manifests/${id}.json`)).toString()) as {
+      files: { path: string }[];
+    };
+    expect(manifest.files.map((file) => file.path)).toEqual(['a.txt', 'b.txt']);
+  });
+
+  it('an upload URL is write-once: used again after the completion, S3 refuses it and the listed file stays', async () => {
+    const id = `once_${Date.now()}`;
+    const { uploadId, declared, grants } = await grantFiles(id, { 'main.c': Buffer.from('1111') });
+    const completed = await send(stack.url, 'POST', `/uploads/submissions/${id}/complete`, {
+      body: JSON.stringify({ upload_id: uploadId, files: declared }),
+    });
+    expect(completed.status).toBe(200);
+    const again = await upload(grants['main.c'] as Grant, Buffer.from('2222'));
+    expect(again.status).toBe(412);
+    expect((await stack.storedBytes(`revisions/${id}/${uploadId}/main.c`)).toString()).toBe('1111');
+  });
+});

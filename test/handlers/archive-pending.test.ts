@@ -1,0 +1,41 @@
+/**
+ * GET of an archive builds it on demand only for submissions that fit API Gateway's 29 s; a larger one is left to
+ * the archiver (which S3 triggered already) and answered 503 archive-pending with Retry-After until it is built.
+ * ARCHIVE_ON_DEMAND_MAX_BYTES is set small here, so that small files show the rule.
+ */
+import { handler as archiver } from '../../functions/archiver';
+import { handler as archives } from '../../functions/archives';
+import { readZip } from '../support/zip';
+import { submit } from './support/archives';
+import { bodyBytes, expectError, invoke, loadEvent } from './support/events';
+import { useEmbeddedS3 } from './support/s3';
+import { manifestEvent } from './support/s3-events';
+
+process.env.ARCHIVE_ON_DEMAND_MAX_BYTES = '1000';
+const bucket = useEmbeddedS3();
+
+const getArchive = (id: string) =>
+  invoke(archives, loadEvent('worker-archive-get', { param: `${id}.zip`, headers: { Authorization: undefined } }));
+
+it('answers 503 archive-pending with Retry-After for a submission above the bound, and starts no build', async () => {
+  await submit('large_one', { 'data.bin': Buffer.alloc(1001, 7) });
+  const before = await bucket.keys();
+  const answer = await getArchive('large_one');
+  expectError(answer, 503, 'archive-pending');
+  expect(answer.headers?.['Retry-After']).toBe('5');
+  expect(await bucket.keys()).toEqual(before);
+
+  // The archiver, which the manifest's notification runs, builds it; then GET serves it.
+  await archiver(manifestEvent('large_one'));
+  const built = await getArchive('large_one');
+  expect(built.statusCode).toBe(200);
+  const entries = await readZip(bodyBytes(built));
+  expect(entries.map((entry) => [entry.name, entry.data.length])).toEqual([['large_one/data.bin', 1001]]);
+});
+
+it('builds a submission up to the bound on demand, as before', async () => {
+  await submit('small_one', { 'data.bin': Buffer.alloc(1000, 7) });
+  const answer = await getArchive('small_one');
+  expect(answer.statusCode).toBe(200);
+  expect((await readZip(bodyBytes(answer))).map((entry) => entry.name)).toEqual(['small_one/data.bin']);
+});
