@@ -1,0 +1,149 @@
+/**
+ * `npm start`'s server (the local API Gateway stand-in over embedded S3) as a child process, so the benchmark
+ * measures it from outside, as a client would, and can read its memory from /proc without counting its own.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { build } from 'esbuild';
+
+const root = join(__dirname, '..');
+
+export interface ServerProcessOptions {
+  /** HTTP Basic credentials the server requires (the workers always send them). */
+  username: string;
+  password: string;
+  /** Write a V8 CPU profile of the server into this folder when it stops (`node --cpu-prof`). */
+  cpuProfileDir?: string;
+  /** Extra environment for the server, e.g. LOG_LEVEL or EXERCISE_CACHE_BYTES. */
+  env?: NodeJS.ProcessEnv;
+  /**
+   * Run the server from an esbuild bundle of `lib/local/main.ts` (dependencies left in node_modules), compiled
+   * ahead of time as the deployed functions are, instead of through tsx as `npm start` does.
+   */
+  bundled?: boolean;
+  /** Extra Node options for the server, e.g. V8 heap limits. */
+  nodeOptions?: readonly string[];
+}
+
+/** Where the bundle goes: two folders deep, like lib/local/, so the server's `__dirname`-relative paths hold. */
+const BUNDLE = join(root, '.build/bench/server.js');
+
+export interface ServerProcess {
+  url: string;
+  /** The embedded S3 server inside the process, and its bucket (for the storage reference run). */
+  storage: { endpoint: string; bucket: string } | undefined;
+  pid: number;
+  /** Stops the server (SIGINT, as Ctrl-C does) and waits until it has exited and written any profile. */
+  stop(): Promise<void>;
+}
+
+export async function startServerProcess(options: ServerProcessOptions): Promise<ServerProcess> {
+  const nodeArgs: string[] = [...(options.nodeOptions ?? [])];
+  if (options.cpuProfileDir) {
+    mkdirSync(options.cpuProfileDir, { recursive: true });
+    nodeArgs.push('--cpu-prof', '--cpu-prof-dir', options.cpuProfileDir);
+  }
+  if (options.bundled) {
+    await build({
+      entryPoints: [join(root, 'lib/local/main.ts')],
+      outfile: BUNDLE,
+      bundle: true,
+      platform: 'node',
+      target: 'node20',
+      format: 'cjs',
+      packages: 'external',
+      logLevel: 'warning',
+    });
+  }
+  // `node --import tsx` rather than the tsx CLI: the CLI runs the script in a second process, and the pid whose
+  // memory we read must be the server's own.
+  const entry = options.bundled ? [BUNDLE] : ['--import', 'tsx', join(root, 'lib/local/main.ts')];
+  const child = spawn(
+    process.execPath,
+    [...nodeArgs, ...entry, '--port', '0', '--username', options.username, '--password', options.password],
+    { cwd: root, env: { ...process.env, ...options.env }, stdio: ['ignore', 'pipe', 'inherit'] },
+  );
+  const { url, storage } = await startupLines(child);
+  // Keep draining stdout: a full pipe would block the server's (synchronous) log writes.
+  child.stdout?.resume();
+  return {
+    url,
+    storage,
+    pid: child.pid as number,
+    stop: async () => {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      const exited = once(child, 'exit');
+      child.kill('SIGINT');
+      await exited;
+    },
+  };
+}
+
+/** What `npm start` prints once it serves: its URL, and where its storage is. */
+function startupLines(child: ChildProcess): Promise<Pick<ServerProcess, 'url' | 'storage'>> {
+  return new Promise((resolve, reject) => {
+    let output = '';
+    const onData = (chunk: Buffer): void => {
+      output += chunk.toString();
+      const url = /listening on (http:\/\/\S+)/.exec(output)?.[1];
+      const storage = /storage: bucket (\S+) on (embedded S3 at (http:\/\/[^\s,]+)|S3 endpoint)/.exec(output);
+      if (url && storage) {
+        child.stdout?.off('data', onData);
+        const [, bucket, , endpoint] = storage;
+        resolve({ url, storage: bucket && endpoint ? { endpoint, bucket } : undefined });
+      }
+    };
+    child.stdout?.on('data', onData);
+    child.once('exit', (code) => reject(new Error(`the server exited with ${code} before listening:\n${output}`)));
+  });
+}
+
+/** Resident memory of a process in bytes: now (`VmRSS`) and its peak since it started (`VmHWM`). */
+export function processMemory(pid: number): { rssBytes: number; peakRssBytes: number } {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const kib = (field: string): number => Number(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? 0);
+  return { rssBytes: kib('VmRSS') * 1024, peakRssBytes: kib('VmHWM') * 1024 };
+}
+
+/**
+ * Samples a process's RSS at a fixed interval, so each workload gets its own peak (VmHWM only ever grows, over the
+ * whole life of the process).
+ */
+export class RssSampler {
+  private peak = 0;
+  private readonly timer: NodeJS.Timeout;
+
+  constructor(
+    private readonly pid: number,
+    intervalMs = 100,
+  ) {
+    this.timer = setInterval(() => this.sample(), intervalMs);
+    this.timer.unref();
+    this.sample();
+  }
+
+  /** The highest RSS seen since the last reset, in bytes. */
+  get peakBytes(): number {
+    this.sample();
+    return this.peak;
+  }
+
+  reset(): void {
+    this.peak = 0;
+    this.sample();
+  }
+
+  stop(): void {
+    clearInterval(this.timer);
+  }
+
+  private sample(): void {
+    try {
+      this.peak = Math.max(this.peak, processMemory(this.pid).rssBytes);
+    } catch {
+      // The process has exited; keep the last peak.
+    }
+  }
+}
