@@ -71,7 +71,11 @@ export interface ServeOptions {
  * (about 1 ms per MiB, most of the work of answering from memory); and the metadata its answers carry.
  */
 export interface CachedObject {
-  base64: string;
+  /**
+   * The bytes, base64-encoded as the answer carries them; absent for an object above the inline limit, of which only
+   * the metadata is kept, so that its redirect needs no S3 request.
+   */
+  base64: string | undefined;
   size: number;
   etag: string;
   lastModified: Date | undefined;
@@ -105,7 +109,14 @@ export async function serveObject(
     contentType: options.contentType,
   });
   const cached = options.cache?.get(key);
-  if (cached) return cachedAnswer(method, decideDownload(method, request.header, describe(cached), policy), cached);
+  if (cached) {
+    const { base64 } = cached;
+    if (base64 === undefined) return redirectUnlessDecided(request, key, describe(cached), policy);
+    return cachedAnswer(method, decideDownload(method, request.header, describe(cached), policy), {
+      ...cached,
+      base64,
+    });
+  }
   if (method === 'HEAD') {
     const head = await headObject(key);
     if (!head) throw options.notFound();
@@ -116,6 +127,8 @@ export async function serveObject(
   if (!object) throw options.notFound();
   if (object.size > inlineLimitBytes) {
     object.body.destroy();
+    const { size, etag, lastModified } = object;
+    options.cache?.set(key, { base64: undefined, size, etag, lastModified, byteLength: METADATA_ENTRY_BYTES });
     return redirectUnlessDecided(request, key, describe(object), policy);
   }
   const decision = decideDownload(method, request.header, describe(object), policy);
@@ -136,10 +149,13 @@ export async function serveObject(
  * The answer from a cached copy: a whole-object 200 sends the stored base64 as it is; a range is cut from the
  * decoded bytes (rare: workers fetch whole files), and HEAD, 304, 412 and 416 need no bytes at all.
  */
+/** What a metadata-only cache entry is counted as: its fields and the key, generously. */
+const METADATA_ENTRY_BYTES = 512;
+
 function cachedAnswer(
   method: string,
   decision: DownloadDecision,
-  cached: Omit<CachedObject, 'byteLength'>,
+  cached: Omit<CachedObject, 'byteLength'> & { base64: string },
 ): HttpAnswer {
   if (method === 'HEAD' || 'body' in decision) return inlineAnswer(method, decision, undefined);
   const { range } = decision;

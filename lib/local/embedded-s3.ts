@@ -27,6 +27,7 @@ export async function startEmbeddedS3(options: {
     directory: options.directory,
     configureBuckets: [{ name: options.bucket }],
   });
+  quietLogging(server);
   const address = await server.run();
   return {
     endpoint: `http://${host}:${address.port}`,
@@ -37,4 +38,18 @@ export async function startEmbeddedS3(options: {
       await server.close();
     },
   };
+}
+
+/**
+ * s3rver logs every request through koa-logger and winston even when `silent` (its transport then drops the line),
+ * which costs about a tenth of its CPU per request, and winston prints "Attempt to write logs with no transports"
+ * to stderr when a request finishes after close. Local mode has its own request log; s3rver's is dropped at the
+ * source: its first middleware (the request logger) is removed and its controllers get a logger that does nothing.
+ */
+function quietLogging(server: S3rver): void {
+  const app = server as unknown as { middleware: { name?: string }[]; logger: Record<string, unknown> };
+  if (app.middleware[0]?.name === 'logger') app.middleware.shift();
+  // The same winston logger (the context shares it; s3rver's close() still closes it), with its levels muted.
+  const nothing = (): void => undefined;
+  for (const level of ['error', 'warn', 'info', 'debug', 'log']) app.logger[level] = nothing;
 }

@@ -5,6 +5,7 @@
 import { createHash } from 'node:crypto';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { download } from '../../functions/exercises';
+import { s3 } from '../../lib/s3';
 import { bodyBytes, invoke, loadEvent } from './support/events';
 import { BUCKET, useEmbeddedS3 } from './support/s3';
 import { spyOnS3 } from './support/s3-spy';
@@ -77,5 +78,37 @@ it('answers a conditional or ranged GET from memory with the SHA-1 as ETag and t
     expect(ranged.headers?.['Last-Modified']).toBe(lastModified);
   } finally {
     spy.remove();
+  }
+});
+
+it('remembers that a file is above the inline limit: its next redirect needs no S3 request, only a new signature', async () => {
+  const data = `${'x'.repeat(4 * 1024 * 1024)} large ${Date.now()}`;
+  const hash = await store(data);
+  const first = await invoke(download, loadEvent('worker-exercise-get', { param: hash }));
+  expect(first.statusCode).toBe(302);
+  // Requests that really go to S3 pass the deserialize step; presigning stops before it (finalizeRequest).
+  const sent: string[] = [];
+  s3().middlewareStack.add(
+    (next, context) => async (args) => {
+      sent.push(String(context.commandName));
+      return next(args);
+    },
+    { step: 'deserialize', name: 'sent-to-s3' },
+  );
+  try {
+    const second = await invoke(download, loadEvent('worker-exercise-get', { param: hash }));
+    expect(sent).toEqual([]);
+    expect(second.statusCode).toBe(302);
+    const location = new URL(String(second.headers?.Location));
+    expect(location.pathname).toBe(`/${BUCKET}/tasks/${hash[0]}/${hash}`);
+    const fetched = await fetch(location);
+    expect(fetched.status).toBe(200);
+    expect(Buffer.from(await fetched.arrayBuffer()).toString()).toBe(data);
+    // The control: the first GET of another large file does ask S3.
+    const other = await store(`${data} other`);
+    expect((await invoke(download, loadEvent('worker-exercise-get', { param: other }))).statusCode).toBe(302);
+    expect(sent).toEqual(['GetObjectCommand']);
+  } finally {
+    s3().middlewareStack.remove('sent-to-s3');
   }
 });
