@@ -3,15 +3,9 @@
  * server (the embedded s3rver, or the one in S3_ENDPOINT), plus direct access to the bucket to prove what was
  * or was not written.
  */
-import {
-  CreateBucketCommand,
-  GetObjectCommand,
-  HeadBucketCommand,
-  HeadObjectCommand,
-  ListObjectsV2Command,
-  S3Client,
-} from '@aws-sdk/client-s3';
+import { CreateBucketCommand, HeadBucketCommand, S3Client } from '@aws-sdk/client-s3';
 import { type LocalStack, startLocalStack } from '../../lib/local/stack';
+import { bucketView } from './bucket-view';
 
 export interface TestStack extends LocalStack {
   /** Every key in the bucket, sorted. */
@@ -40,34 +34,10 @@ export async function startTestStack(): Promise<TestStack> {
       await s3.send(new CreateBucketCommand({ Bucket: stack.bucket }));
     }
   }
-  const keys = async (): Promise<string[]> => {
-    const all: string[] = [];
-    let token: string | undefined;
-    do {
-      const page = await s3.send(new ListObjectsV2Command({ Bucket: stack.bucket, ContinuationToken: token }));
-      for (const object of page.Contents ?? []) if (object.Key) all.push(object.Key);
-      token = page.IsTruncated ? page.NextContinuationToken : undefined;
-    } while (token);
-    return all.sort();
-  };
-  const exists = async (key: string): Promise<boolean> => {
-    try {
-      await s3.send(new HeadObjectCommand({ Bucket: stack.bucket, Key: key }));
-      return true;
-    } catch (err) {
-      if ((err as { name?: string }).name === 'NotFound') return false;
-      throw err;
-    }
-  };
-  const storedBytes = async (key: string): Promise<Buffer> => {
-    const answer = await s3.send(new GetObjectCommand({ Bucket: stack.bucket, Key: key }));
-    return Buffer.from((await answer.Body?.transformToByteArray()) ?? []);
-  };
+  const view = bucketView(() => s3, stack.bucket);
   return {
     ...stack,
-    keys,
-    exists,
-    storedBytes,
+    ...view,
     s3,
     close: async () => {
       s3.destroy();

@@ -7,15 +7,10 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import {
-  DeleteObjectCommand,
-  GetObjectCommand,
-  HeadObjectCommand,
-  ListObjectsV2Command,
-  S3Client,
-} from '@aws-sdk/client-s3';
+import { DeleteObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { EMBEDDED_S3_CREDENTIALS, startEmbeddedS3 } from '../../../lib/local/embedded-s3';
 import { startLocalStack } from '../../../lib/local/stack';
+import { bucketView } from '../../support/bucket-view';
 import { type FaultProxy, startFaultProxy } from '../../support/fault-proxy';
 
 /** The bucket name the S3 event fixtures are moved to (test/handlers/support/s3-events.ts). */
@@ -56,33 +51,9 @@ export async function startFaultStack(env: Record<string, string> = {}): Promise
   return {
     url: stack.url,
     proxy,
-    async keys(prefix = '') {
-      const all: string[] = [];
-      let token: string | undefined;
-      do {
-        const page = await direct.send(
-          new ListObjectsV2Command({ Bucket: FAULT_BUCKET, Prefix: prefix, ContinuationToken: token }),
-        );
-        for (const object of page.Contents ?? []) if (object.Key) all.push(object.Key);
-        token = page.IsTruncated ? page.NextContinuationToken : undefined;
-      } while (token);
-      return all.sort();
-    },
-    async exists(key) {
-      try {
-        await direct.send(new HeadObjectCommand({ Bucket: FAULT_BUCKET, Key: key }));
-        return true;
-      } catch (err) {
-        if ((err as { name?: string }).name === 'NotFound') return false;
-        throw err;
-      }
-    },
+    ...bucketView(() => direct, FAULT_BUCKET),
     async remove(key) {
       await direct.send(new DeleteObjectCommand({ Bucket: FAULT_BUCKET, Key: key }));
-    },
-    async storedBytes(key) {
-      const answer = await direct.send(new GetObjectCommand({ Bucket: FAULT_BUCKET, Key: key }));
-      return Buffer.from((await answer.Body?.transformToByteArray()) ?? []);
     },
     async close() {
       await stack.close();

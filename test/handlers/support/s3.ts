@@ -6,8 +6,9 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { HeadObjectCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
+import { S3Client } from '@aws-sdk/client-s3';
 import { EMBEDDED_S3_CREDENTIALS, type EmbeddedS3, startEmbeddedS3 } from '../../../lib/local/embedded-s3';
+import { bucketView } from '../../support/bucket-view';
 
 export const BUCKET = 'handler-tests';
 
@@ -66,26 +67,6 @@ export function useEmbeddedS3(env: Record<string, string> = {}): TestBucket {
     get client() {
       return started().client;
     },
-    async keys(prefix = '') {
-      const all: string[] = [];
-      let token: string | undefined;
-      do {
-        const page = await started().client.send(
-          new ListObjectsV2Command({ Bucket: BUCKET, Prefix: prefix, ContinuationToken: token }),
-        );
-        for (const object of page.Contents ?? []) if (object.Key) all.push(object.Key);
-        token = page.IsTruncated ? page.NextContinuationToken : undefined;
-      } while (token);
-      return all.sort();
-    },
-    async exists(key) {
-      try {
-        await started().client.send(new HeadObjectCommand({ Bucket: BUCKET, Key: key }));
-        return true;
-      } catch (err) {
-        if ((err as { name?: string }).name === 'NotFound') return false;
-        throw err;
-      }
-    },
+    ...bucketView(() => started().client, BUCKET),
   };
 }
