@@ -10,7 +10,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { send } from '../support/http';
-import { file, multipart } from '../support/multipart';
+import { file, multipart, type Part } from '../support/multipart';
 import { startTestStack, type TestStack } from '../support/stack';
 import { askUpload, followRedirect, putToPresignedUrl, type UploadGrant } from '../support/uploads';
 import { readZip } from '../support/zip';
@@ -189,6 +189,17 @@ describe('results and attachments: POST /uploads/results/<name>, /uploads/attach
 });
 
 describe('submissions: POST /uploads/submissions/<id> and …/complete', () => {
+  /** A multipart POST /submissions/<id>, as the API makes it; it must succeed. */
+  async function postSubmission(id: string, parts: Part[]) {
+    const posted = multipart(parts);
+    const post = await send(stack.url, 'POST', `/submissions/${id}`, {
+      headers: { ...AUTH, 'Content-Type': posted.contentType },
+      body: posted.body,
+    });
+    expect(post.status).toBe(200);
+    return post;
+  }
+
   const files: Record<string, Buffer> = {
     'main.c': Buffer.from('int main(void) { return 0; }\n'),
     'sub/dir/data.bin': randomBytes(INLINE_LIMIT_BYTES + 1),
@@ -263,12 +274,7 @@ describe('submissions: POST /uploads/submissions/<id> and …/complete', () => {
 
   it('a later grant and completion adds a file to the stored ones, as a re-POST does', async () => {
     const id = freshId();
-    const posted = multipart([file('main.c', 'v1'), file('job-config.yml', 'c')]);
-    const post = await send(stack.url, 'POST', `/submissions/${id}`, {
-      headers: { ...AUTH, 'Content-Type': posted.contentType },
-      body: posted.body,
-    });
-    expect(post.status).toBe(200);
+    const post = await postSubmission(id, [file('main.c', 'v1'), file('job-config.yml', 'c')]);
     const extra = randomBytes(2000);
     const uploadId = await grantAndUpload(id, { 'extra/big.bin': extra });
     const complete = await ask(`submissions/${id}/complete`, {
@@ -349,12 +355,7 @@ describe('submissions: POST /uploads/submissions/<id> and …/complete', () => {
 
   it('refuses a path that clashes with a stored submission file (400 path-conflict), granting nothing', async () => {
     const id = freshId();
-    const posted = multipart([file('lib', 'a file named lib')]);
-    const post = await send(stack.url, 'POST', `/submissions/${id}`, {
-      headers: { ...AUTH, 'Content-Type': posted.contentType },
-      body: posted.body,
-    });
-    expect(post.status).toBe(200);
+    const _post = await postSubmission(id, [file('lib', 'a file named lib')]);
     const before = await settledKeys();
     for (const target of [`submissions/${id}`, `submissions/${id}/complete`]) {
       const answer = await ask(target, { upload_id: '0123456789abcdef', files: { 'lib/x.c': 10 } });
@@ -366,12 +367,7 @@ describe('submissions: POST /uploads/submissions/<id> and …/complete', () => {
 
   it('replaces a stored file as a re-POST does, and never writes over the file the stored manifest lists', async () => {
     const id = freshId();
-    const posted = multipart([file('main.c', 'v1'), file('job-config.yml', 'c')]);
-    const post = await send(stack.url, 'POST', `/submissions/${id}`, {
-      headers: { ...AUTH, 'Content-Type': posted.contentType },
-      body: posted.body,
-    });
-    expect(post.status).toBe(200);
+    const _post = await postSubmission(id, [file('main.c', 'v1'), file('job-config.yml', 'c')]);
     const plainMain = await stack.storedBytes(`submissions/${id}/main.c`);
 
     const uploadId = await grantAndUpload(id, { 'main.c': Buffer.from('version 2') });
