@@ -10,10 +10,10 @@ import type { S3Event, S3EventRecord } from 'aws-lambda';
 import { buildArchive, isCurrent } from './archive';
 import type { ArchiveLayout } from './config';
 import { ServiceUnavailableError } from './errors';
-import { archiveKey, submissionIdOfManifestKey } from './keys';
-import { manifestDigest } from './manifest';
-import { headObject } from './storage';
-import { readManifest } from './submissions';
+import { archiveKey, manifestKey, submissionIdOfManifestKey } from './keys';
+import { manifestDigest, serializeManifest } from './manifest';
+import { headObject, PreconditionFailed, putObject } from './storage';
+import { readManifest, readStoredManifest, type StoredManifest } from './submissions';
 
 export type ArchiveOutcome = 'current' | 'built' | 'no-manifest';
 
@@ -37,11 +37,13 @@ export async function archiveCurrentManifest(
 ): Promise<ArchiveOutcome> {
   let outcome: ArchiveOutcome = 'current';
   for (let round = 0; round < MAX_ROUNDS; round++) {
-    const manifest = await readManifest(id);
-    if (!manifest) return 'no-manifest';
+    const stored = await readStoredManifest(id);
+    if (!stored) return 'no-manifest';
+    const { manifest } = stored;
     if (isCurrent(await headObject(archiveKey(id)), manifest, layout)) return outcome;
     const bytes = manifest.files.reduce((sum, file) => sum + file.size, 0);
     if (options.maxBuildBytes !== undefined && bytes > options.maxBuildBytes) {
+      await retriggerIfStale(id, stored);
       const pending = new ServiceUnavailableError(
         'archive-pending',
         `The archive of submission ${id} (${bytes} bytes of files) is being built; retry in a few seconds.`,
@@ -55,6 +57,32 @@ export async function archiveCurrentManifest(
     if (!now || manifestDigest(now) === manifestDigest(manifest)) return outcome;
   }
   throw new Error(`The submission ${id} kept changing during ${MAX_ROUNDS} archive builds; retry later.`);
+}
+
+/**
+ * The archiver's Lambda timeout (serverless.yml, 15 minutes): a manifest younger than this may still have its build
+ * running; an older one with no current archive has none (the archive expired, the layout changed, or every
+ * attempt failed).
+ */
+export const ARCHIVER_TIMEOUT_MS = 15 * 60 * 1000;
+
+/**
+ * Starts the archiver again for a submission whose archive is missing or stale and whose manifest is older than a
+ * build can take, by writing the same manifest again: S3 notifies the archiver of the new version, as of any
+ * upload. The write is conditional on the version read (a newer POST notifies anyway), and it renews the manifest's
+ * date, so the GETs that follow within the next 15 minutes start nothing more.
+ */
+async function retriggerIfStale(id: string, stored: StoredManifest): Promise<void> {
+  const age = Date.now() - (stored.lastModified?.getTime() ?? 0);
+  if (age < ARCHIVER_TIMEOUT_MS) return;
+  try {
+    await putObject(manifestKey(id), Buffer.from(serializeManifest(stored.manifest)), {
+      contentType: 'application/json',
+      ifMatch: stored.etag,
+    });
+  } catch (err) {
+    if (!(err instanceof PreconditionFailed)) throw err;
+  }
 }
 
 export interface OwnedRecord {

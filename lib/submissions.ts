@@ -57,15 +57,26 @@ export async function storeSubmission(
     parts.map((part) => ({ path: part.field, size: part.data.length, etag: '' })),
   );
 
-  // A file that replaces a listed one goes to a fresh revision key, never over the file the current manifest lists:
-  // if this request fails before its manifest is written, the stored submission (and any rebuild of its archive)
-  // stays exactly as it was. New paths are not listed anywhere yet, so they take their plain key.
+  // No write ever lands on a file that a manifest lists, so a request that fails, or races another one for the same
+  // id, leaves every stored submission (and any rebuild of its archive) exactly as it was. A file that replaces a
+  // listed one goes to a fresh revision key. A new path takes its plain key, create-only: if another request wrote
+  // it since the manifest was read, this file goes to a revision key too (S3 enforces `If-None-Match`; s3rver does
+  // not, README "Limits").
   const listed = new Set(previous?.manifest.files.map((file) => file.path));
   const revision = newRevision();
   const stored = await mapWithLimit(parts, WRITE_CONCURRENCY, async (part): Promise<ManifestFile> => {
-    const key = listed.has(part.field) ? revisionFileKey(id, revision, part.field) : undefined;
-    const { etag } = await putObject(key ?? submissionFileKey(id, part.field), part.data);
-    return { path: part.field, size: part.data.length, etag, ...(key ? { key } : {}) };
+    const file = { path: part.field, size: part.data.length };
+    const revisionKey = revisionFileKey(id, revision, part.field);
+    if (!listed.has(part.field)) {
+      try {
+        const { etag } = await putObject(submissionFileKey(id, part.field), part.data, { createOnly: true });
+        return { ...file, etag };
+      } catch (err) {
+        if (!(err instanceof PreconditionFailed)) throw err;
+      }
+    }
+    const { etag } = await putObject(revisionKey, part.data);
+    return { ...file, etag, key: revisionKey };
   });
   return commitManifest(id, previous, stored);
 }
@@ -74,6 +85,7 @@ export async function storeSubmission(
 export interface StoredManifest {
   manifest: Manifest;
   etag: string;
+  lastModified: Date | undefined;
 }
 
 /**
@@ -129,5 +141,5 @@ export async function readStoredManifest(id: string): Promise<StoredManifest | u
   const object = await getObject(key);
   if (!object) return undefined;
   const text = (await readObjectBytes(key, object, MAX_MANIFEST_BYTES)).toString('utf8');
-  return { manifest: parseManifest(text, id), etag: object.etag };
+  return { manifest: parseManifest(text, id), etag: object.etag, lastModified: object.lastModified };
 }

@@ -243,6 +243,14 @@ describe('the functions', () => {
     ],
     ['Status', { 's3:GetObject': [], 's3:PutObject': [] }],
     [
+      // Writes a stale large submission's manifest again, so that S3 notifies the archiver (lib/archiver.ts).
+      'Archives',
+      {
+        's3:GetObject': ['manifests/*', 'submissions/*', 'revisions/*', 'submission_archives/*'],
+        's3:PutObject': ['submission_archives/*', 'manifests/*'],
+      },
+    ],
+    [
       // A presigned URL acts with the rights of the role that signed it: exactly the keys the route hands out.
       'Uploads',
       {

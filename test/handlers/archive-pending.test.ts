@@ -3,13 +3,16 @@
  * the archiver (which S3 triggered already) and answered 503 archive-pending with Retry-After until it is built.
  * ARCHIVE_ON_DEMAND_MAX_BYTES is set small here, so that small files show the rule.
  */
+import { DeleteObjectCommand } from '@aws-sdk/client-s3';
 import { handler as archiver } from '../../functions/archiver';
 import { handler as archives } from '../../functions/archives';
+import { ARCHIVER_TIMEOUT_MS } from '../../lib/archiver';
 import { readZip } from '../support/zip';
-import { submit } from './support/archives';
+import { storedBytes, submit } from './support/archives';
 import { bodyBytes, expectError, invoke, loadEvent } from './support/events';
-import { useEmbeddedS3 } from './support/s3';
+import { BUCKET, useEmbeddedS3 } from './support/s3';
 import { manifestEvent } from './support/s3-events';
+import { spyOnS3 } from './support/s3-spy';
 
 process.env.ARCHIVE_ON_DEMAND_MAX_BYTES = '1000';
 const bucket = useEmbeddedS3();
@@ -38,4 +41,34 @@ it('builds a submission up to the bound on demand, as before', async () => {
   const answer = await getArchive('small_one');
   expect(answer.statusCode).toBe(200);
   expect((await readZip(bodyBytes(answer))).map((entry) => entry.name)).toEqual(['small_one/data.bin']);
+});
+
+it('notifies the archiver again when a large archive is missing and no build can be running (manifest > 15 min old)', async () => {
+  await submit('expired_one', { 'data.bin': Buffer.alloc(1500, 9) });
+  await archiver(manifestEvent('expired_one'));
+  // The archive expires (the lifecycle rule), long after the upload.
+  await bucket.client.send(new DeleteObjectCommand({ Bucket: BUCKET, Key: 'submission_archives/expired_one.zip' }));
+  const manifestBefore = await storedBytes(bucket, 'manifests/expired_one.json');
+  await bucket.age('manifests/expired_one.json', ARCHIVER_TIMEOUT_MS + 60_000);
+  const spy = spyOnS3();
+  try {
+    expectError(await getArchive('expired_one'), 503, 'archive-pending');
+    // The same manifest, written again: S3 notifies the archiver of the new version.
+    expect(spy.sent.filter((command) => command.name === 'PutObjectCommand').map((c) => c.input.Key)).toEqual([
+      'manifests/expired_one.json',
+    ]);
+    expect(await storedBytes(bucket, 'manifests/expired_one.json')).toEqual(manifestBefore);
+  } finally {
+    spy.remove();
+  }
+  // A manifest just written (as now) starts nothing more: the build it notified is running.
+  const quiet = spyOnS3();
+  try {
+    expectError(await getArchive('expired_one'), 503, 'archive-pending');
+    expect(quiet.names()).not.toContain('PutObjectCommand');
+  } finally {
+    quiet.remove();
+  }
+  await archiver(manifestEvent('expired_one'));
+  expect((await getArchive('expired_one')).statusCode).toBe(200);
 });

@@ -5,8 +5,11 @@
  * refused upload leaves nothing behind.
  */
 import { createHash, randomBytes } from 'node:crypto';
+import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { send } from '../support/http';
+import { file, multipart } from '../support/multipart';
 import { startTestStack, type TestStack } from '../support/stack';
+import { readZip } from '../support/zip';
 
 jest.setTimeout(120_000);
 
@@ -153,4 +156,30 @@ describe('submissions: what only a faithful S3 enforces', () => {
     expect(again.status).toBe(412);
     expect((await stack.storedBytes(`revisions/${id}/${uploadId}/main.c`)).toString()).toBe('1111');
   });
+});
+
+it('a POST whose new path another request wrote meanwhile stores its file under a revision key, leaving that one', async () => {
+  const id = `taken_${Date.now()}`;
+  // Another request's file, written at the plain key after this POST read the (absent) manifest.
+  await stack.s3.send(new PutObjectCommand({ Bucket: stack.bucket, Key: `submissions/${id}/main.c`, Body: 'other' }));
+  const posted = multipart([file('main.c', 'mine'), file('job-config.yml', 'c')]);
+  const post = await send(stack.url, 'POST', `/submissions/${id}`, {
+    headers: { 'Content-Type': posted.contentType },
+    body: posted.body,
+  });
+  expect(post.status).toBe(200);
+  expect((await stack.storedBytes(`submissions/${id}/main.c`)).toString()).toBe('other');
+  const manifest = JSON.parse((await stack.storedBytes(`manifests/${id}.json`)).toString()) as {
+    files: { path: string; key?: string }[];
+  };
+  expect(manifest.files.find((f) => f.path === 'main.c')?.key).toMatch(
+    new RegExp(`^revisions/${id}/[0-9a-z]+/main\\.c$`),
+  );
+  const archive = await send(stack.url, 'GET', `/submission_archives/${id}.zip`);
+  expect(archive.status).toBe(200);
+  const entries = await readZip(archive.body);
+  expect(entries.filter((e) => !e.name.endsWith('/')).map((e) => [e.name, e.data.toString()])).toEqual([
+    [`${id}/job-config.yml`, 'c'],
+    [`${id}/main.c`, 'mine'],
+  ]);
 });

@@ -3,7 +3,7 @@
  * on first use. Call at the top of a test file, before any handler runs: config and the S3 client are read lazily
  * and memoised per test file.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, utimes } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { S3Client } from '@aws-sdk/client-s3';
@@ -21,6 +21,11 @@ export interface TestBucket {
   keys(prefix?: string): Promise<string[]>;
   /** Whether an object exists at `key`. */
   exists(key: string): Promise<boolean>;
+  /**
+   * Makes the object at `key` (a plain key) look `ms` older: its Last-Modified is the modification time of
+   * s3rver's file for it, which is moved back.
+   */
+  age(key: string, ms: number): Promise<void>;
 }
 
 export function useEmbeddedS3(env: Record<string, string> = {}): TestBucket {
@@ -68,5 +73,12 @@ export function useEmbeddedS3(env: Record<string, string> = {}): TestBucket {
       return started().client;
     },
     ...bucketView(() => started().client, BUCKET),
+    async age(key, ms) {
+      if (!directory) throw new Error('The embedded S3 server is not running.');
+      const parts = key.split('/');
+      const file = join(directory, BUCKET, ...parts.slice(0, -1), `${parts.at(-1)}._S3rver_object`);
+      const then = new Date(Date.now() - ms);
+      await utimes(file, then, then);
+    },
   };
 }
