@@ -9,12 +9,13 @@
  * through the large-upload route, then alternates the two kinds of download, each on fresh connections as a worker
  * makes them, reading every byte and checking its SHA-1. Results: a table and bench/results/download.json.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { positive } from './options';
+import { startServerProcess } from './server-process';
 
 const MiB = 1024 * 1024;
 const root = join(__dirname, '..');
@@ -55,33 +56,6 @@ function exchange(
   });
 }
 
-async function startServer(): Promise<{ url: string; child: ChildProcess }> {
-  const child = spawn(
-    process.execPath,
-    [
-      join(root, 'node_modules/tsx/dist/cli.mjs'),
-      join(root, 'lib/local/main.ts'),
-      '--port',
-      '0',
-      '--username',
-      USER,
-      '--password',
-      PASSWORD,
-    ],
-    { cwd: root, env: { ...process.env, LOG_LEVEL: 'warn' }, stdio: ['ignore', 'pipe', 'inherit'] },
-  );
-  const url = await new Promise<string>((resolve, reject) => {
-    let output = '';
-    child.stdout?.on('data', (chunk: Buffer) => {
-      output += chunk.toString();
-      const match = /listening on (http:\/\/\S+)/.exec(output);
-      if (match?.[1]) resolve(match[1]);
-    });
-    child.on('exit', (code) => reject(new Error(`the server exited with ${code} before listening:\n${output}`)));
-  });
-  return { url, child };
-}
-
 function median(values: readonly number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
   const middle = Math.floor(sorted.length / 2);
@@ -94,9 +68,10 @@ async function main(): Promise<void> {
   const { values } = parseArgs({
     options: { mib: { type: 'string', default: '65' }, rounds: { type: 'string', default: '30' } },
   });
-  const size = Number(values.mib) * MiB;
-  const rounds = Number(values.rounds);
-  const { url, child } = await startServer();
+  const size = positive(values.mib, '--mib') * MiB;
+  const rounds = positive(values.rounds, '--rounds');
+  const server = await startServerProcess({ username: USER, password: PASSWORD, env: { LOG_LEVEL: 'warn' } });
+  const { url } = server;
   try {
     const content = randomBytes(size);
     const sha1 = createHash('sha1').update(content).digest('hex');
@@ -159,7 +134,7 @@ async function main(): Promise<void> {
     console.log(`  route / direct, median of the paired rounds: ${(result.ratio * 100).toFixed(1)} % (target ≥ 90 %)`);
     if (result.ratio < 0.9) process.exitCode = 1;
   } finally {
-    child.kill('SIGINT');
+    await server.stop();
   }
 }
 

@@ -16,10 +16,10 @@ import { parseArgs } from 'node:util';
 import { type ChartSeries, renderChart } from './chart';
 import { cpuSeconds, waitUntilIdle } from './cpu';
 import { type LoadFigures, runLoad } from './load';
+import { nonNegative, positive, resolveTarget } from './options';
 import { summarizeProfiles } from './profile';
-import { processMemory, RssSampler, type ServerProcess, startServerProcess } from './server-process';
+import { processMemory, RssSampler } from './server-process';
 import {
-  basicAuthorization,
   isWorkloadName,
   prepareStorageReference,
   prepareWorkload,
@@ -117,7 +117,7 @@ async function main(): Promise<void> {
   }
   const connections = positive(values.connections, '--connections');
   const durationSeconds = positive(values.duration, '--duration');
-  const warmupSeconds = Number(values.warmup);
+  const warmupSeconds = nonNegative(values.warmup, '--warmup');
   const workloads = values.workload.split(',').map((name) => {
     if (!isWorkloadName(name)) throw new Error(`unknown workload ${name}; choose from ${WORKLOAD_NAMES.join(', ')}`);
     return name;
@@ -135,27 +135,12 @@ async function main(): Promise<void> {
     return;
   }
 
-  let server: ServerProcess | undefined;
-  let target: Target;
-  if (local) {
-    const username = values.user ?? 're';
-    const password = values.password ?? 'codex';
-    server = await startServerProcess({
-      username,
-      password,
-      cpuProfileDir: values.profile ? profileDir : undefined,
-      bundled: values.bundled,
-      nodeOptions: values['server-node-options']?.split(' ').filter(Boolean),
-      env: { LOG_LEVEL: values['log-level'] },
-    });
-    target = { url: server.url, authorization: basicAuthorization(username, password) };
-  } else {
-    const credentials = values.user !== undefined && values.password !== undefined;
-    target = {
-      url: values.target as string,
-      authorization: credentials ? basicAuthorization(values.user as string, values.password as string) : undefined,
-    };
-  }
+  const { target, server } = await resolveTarget(values, {
+    cpuProfileDir: values.profile ? profileDir : undefined,
+    bundled: values.bundled,
+    nodeOptions: values['server-node-options']?.split(' ').filter(Boolean),
+    env: { LOG_LEVEL: values['log-level'] },
+  });
 
   const sampler = server ? new RssSampler(server.pid) : undefined;
   const rows: Row[] = [];
@@ -232,12 +217,6 @@ async function main(): Promise<void> {
     console.log(`targets missed: ${missed.join('; ')}`);
     process.exitCode = 1;
   }
-}
-
-function positive(value: string, flag: string): number {
-  const n = Number(value);
-  if (!Number.isFinite(n) || n <= 0) throw new Error(`${flag} must be a positive number, not ${value}`);
-  return n;
 }
 
 /** What the issue asks of every workload (0 errors) and of some in particular (rate, p99, RSS). */

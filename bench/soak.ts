@@ -16,10 +16,10 @@ import { mapWithLimit } from '../lib/concurrency';
 import { readZip } from '../test/support/zip';
 import { waitUntilIdle } from './cpu';
 import { type LoadFigures, runLoad } from './load';
-import { processMemory, type ServerProcess, startServerProcess } from './server-process';
+import { nonNegative, positive, resolveTarget } from './options';
+import { processMemory } from './server-process';
 import {
   type AcknowledgedWrite,
-  basicAuthorization,
   call,
   prepareWorkload,
   resultContent,
@@ -47,24 +47,10 @@ async function main(): Promise<void> {
       'log-level': { type: 'string', default: 'error' },
     },
   });
-  const connections = Number(values.connections);
-  const durationSeconds = Number(values.duration);
-  const warmupSeconds = Number(values.warmup);
-
-  let server: ServerProcess | undefined;
-  let target: Target;
-  if (values.target === undefined) {
-    const username = values.user ?? 're';
-    const password = values.password ?? 'codex';
-    server = await startServerProcess({ username, password, env: { LOG_LEVEL: values['log-level'] } });
-    target = { url: server.url, authorization: basicAuthorization(username, password) };
-  } else {
-    const credentials = values.user !== undefined && values.password !== undefined;
-    target = {
-      url: values.target,
-      authorization: credentials ? basicAuthorization(values.user as string, values.password as string) : undefined,
-    };
-  }
+  const connections = positive(values.connections, '--connections');
+  const durationSeconds = positive(values.duration, '--duration');
+  const warmupSeconds = nonNegative(values.warmup, '--warmup');
+  const { target, server } = await resolveTarget(values, { env: { LOG_LEVEL: values['log-level'] } });
 
   const writes: AcknowledgedWrite[] = [];
   const workload = await prepareWorkload('mixed', target, {

@@ -1,0 +1,37 @@
+/** The command-line pieces that `npm run bench` and `npm run soak` share: numbers, and where the load goes. */
+import { type ServerProcess, type ServerProcessOptions, startServerProcess } from './server-process';
+import { basicAuthorization, type Target } from './workloads';
+
+/** A flag's value as a positive number, or a clear error that names the flag. */
+export function positive(value: string, flag: string): number {
+  const n = Number(value);
+  if (!Number.isFinite(n) || n <= 0) throw new Error(`${flag} must be a positive number, not ${value}`);
+  return n;
+}
+
+/** A flag's value as a number ≥ 0 (a warm-up may be switched off), or a clear error that names the flag. */
+export function nonNegative(value: string, flag: string): number {
+  const n = Number(value);
+  if (!Number.isFinite(n) || n < 0) throw new Error(`${flag} must be 0 or a positive number, not ${value}`);
+  return n;
+}
+
+/**
+ * Without `--target`, starts `npm start`'s server as a child process with Basic credentials (`re`/`codex` unless
+ * given), as the workers use it; with `--target`, any server that speaks PROTOCOL.md, with credentials if both
+ * `--user` and `--password` are given.
+ */
+export async function resolveTarget(
+  values: { target?: string; user?: string; password?: string },
+  serverOptions: Omit<ServerProcessOptions, 'username' | 'password'> = {},
+): Promise<{ target: Target; server: ServerProcess | undefined }> {
+  if (values.target === undefined) {
+    const username = values.user ?? 're';
+    const password = values.password ?? 'codex';
+    const server = await startServerProcess({ ...serverOptions, username, password });
+    return { target: { url: server.url, authorization: basicAuthorization(username, password) }, server };
+  }
+  const { user, password } = values;
+  const authorization = user !== undefined && password !== undefined ? basicAuthorization(user, password) : undefined;
+  return { target: { url: values.target, authorization }, server: undefined };
+}
