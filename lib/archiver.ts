@@ -10,10 +10,10 @@ import type { S3Event, S3EventRecord } from 'aws-lambda';
 import { buildArchive, isCurrent } from './archive';
 import type { ArchiveLayout } from './config';
 import { ServiceUnavailableError } from './errors';
-import { archiveKey, manifestKey, submissionIdOfManifestKey } from './keys';
-import { manifestDigest, serializeManifest } from './manifest';
-import { headObject, PreconditionFailed, putObject } from './storage';
-import { readManifest, readStoredManifest, type StoredManifest } from './submissions';
+import { archiveKey, submissionIdOfManifestKey } from './keys';
+import { manifestDigest } from './manifest';
+import { headObject, PreconditionFailed } from './storage';
+import { readManifest, readStoredManifest, type StoredManifest, writeManifest } from './submissions';
 
 export type ArchiveOutcome = 'current' | 'built' | 'no-manifest';
 
@@ -43,7 +43,7 @@ export async function archiveCurrentManifest(
     if (isCurrent(await headObject(archiveKey(id)), manifest, layout)) return outcome;
     const bytes = manifest.files.reduce((sum, file) => sum + file.size, 0);
     if (options.maxBuildBytes !== undefined && bytes > options.maxBuildBytes) {
-      await retriggerIfStale(id, stored);
+      await retriggerIfStale(stored);
       const pending = new ServiceUnavailableError(
         'archive-pending',
         `The archive of submission ${id} (${bytes} bytes of files) is being built; retry in a few seconds.`,
@@ -72,14 +72,11 @@ export const ARCHIVER_TIMEOUT_MS = 15 * 60 * 1000;
  * upload. The write is conditional on the version read (a newer POST notifies anyway), and it renews the manifest's
  * date, so the GETs that follow within the next 15 minutes start nothing more.
  */
-async function retriggerIfStale(id: string, stored: StoredManifest): Promise<void> {
+async function retriggerIfStale(stored: StoredManifest): Promise<void> {
   const age = Date.now() - (stored.lastModified?.getTime() ?? 0);
   if (age < ARCHIVER_TIMEOUT_MS) return;
   try {
-    await putObject(manifestKey(id), Buffer.from(serializeManifest(stored.manifest)), {
-      contentType: 'application/json',
-      ifMatch: stored.etag,
-    });
+    await writeManifest(stored.manifest, stored);
   } catch (err) {
     if (!(err instanceof PreconditionFailed)) throw err;
   }

@@ -112,10 +112,7 @@ export async function serveObject(
   if (cached) {
     const { base64 } = cached;
     if (base64 === undefined) return redirectUnlessDecided(request, key, describe(cached), policy);
-    return cachedAnswer(method, decideDownload(method, request.header, describe(cached), policy), {
-      ...cached,
-      base64,
-    });
+    return cachedAnswer(method, decideDownload(method, request.header, describe(cached), policy), base64, cached.size);
   }
   if (method === 'HEAD') {
     const head = await headObject(key);
@@ -140,9 +137,9 @@ export async function serveObject(
   const bytes = await readObjectBytes(key, object, inlineLimitBytes);
   if (!options.cache) return inlineAnswer(method, decision, bytes);
   const base64 = bytes.toString('base64');
-  const entry = { base64, size: bytes.length, etag: object.etag, lastModified: object.lastModified };
-  options.cache.set(key, { ...entry, byteLength: base64.length });
-  return cachedAnswer(method, decision, entry);
+  const { etag, lastModified } = object;
+  options.cache.set(key, { base64, size: bytes.length, etag, lastModified, byteLength: base64.length });
+  return cachedAnswer(method, decision, base64, bytes.length);
 }
 
 /**
@@ -152,17 +149,13 @@ export async function serveObject(
 /** What a metadata-only cache entry is counted as: its fields and the key, generously. */
 const METADATA_ENTRY_BYTES = 512;
 
-function cachedAnswer(
-  method: string,
-  decision: DownloadDecision,
-  cached: Omit<CachedObject, 'byteLength'> & { base64: string },
-): HttpAnswer {
+function cachedAnswer(method: string, decision: DownloadDecision, base64: string, size: number): HttpAnswer {
   if (method === 'HEAD' || 'body' in decision) return inlineAnswer(method, decision, undefined);
   const { range } = decision;
-  if (range && range.start === 0 && range.end + 1 === cached.size) {
-    return { statusCode: decision.statusCode, headers: decision.headers, body: cached.base64, isBase64Encoded: true };
+  if (range && range.start === 0 && range.end + 1 === size) {
+    return { statusCode: decision.statusCode, headers: decision.headers, body: base64, isBase64Encoded: true };
   }
-  return inlineAnswer(method, decision, Buffer.from(cached.base64, 'base64'));
+  return inlineAnswer(method, decision, Buffer.from(base64, 'base64'));
 }
 
 /** The answer to a decision; HEAD gets GET's status and headers and no body (RFC 9110 §9.3.2). */

@@ -111,10 +111,7 @@ export async function commitManifest(
   for (let attempt = 1; ; attempt++) {
     const manifest = makeManifest(id, mergeFiles(current?.manifest.files ?? [], stored));
     try {
-      await putObject(manifestKey(id), Buffer.from(serializeManifest(manifest)), {
-        contentType: 'application/json',
-        ...(current ? { ifMatch: current.etag } : { createOnly: true }),
-      });
+      await writeManifest(manifest, current);
       return { archive_path: publicPath.archive(id), result_path: publicPath.result(id) };
     } catch (err) {
       if (!(err instanceof PreconditionFailed)) throw err;
@@ -128,6 +125,18 @@ export async function commitManifest(
       current = await readStoredManifest(id);
     }
   }
+}
+
+/**
+ * Writes `manifest` only over the version `over` names (`If-Match` its ETag), or only where none exists yet
+ * (`If-None-Match: *`); `PreconditionFailed` when another request wrote the manifest since. Every write of a
+ * manifest notifies the archiver.
+ */
+export async function writeManifest(manifest: Manifest, over: StoredManifest | undefined): Promise<void> {
+  await putObject(manifestKey(manifest.id), Buffer.from(serializeManifest(manifest)), {
+    contentType: 'application/json',
+    ...(over ? { ifMatch: over.etag } : { createOnly: true }),
+  });
 }
 
 /** The current manifest of a submission, or `undefined` if the id was never uploaded. */

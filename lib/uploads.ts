@@ -269,7 +269,7 @@ function declaredSize(value: unknown, what: string): number {
   return value;
 }
 
-/** `{"<path>": <size>, …}`: validated paths, sizes within bounds, and a total within the maximum too. */
+/** `{"<path>": <size>, …}`: validated paths and sizes within bounds. */
 function declaredFiles(value: unknown): Map<string, number> {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
     throw new BadRequestError(
@@ -286,18 +286,10 @@ function declaredFiles(value: unknown): Map<string, number> {
     );
   }
   const files = new Map<string, number>();
-  let total = 0;
   for (const [path, size] of entries) {
     files.set(validateSubmissionPath(path), declaredSize(size, `The size of ${JSON.stringify(path)}`));
-    total += size as number;
   }
-  const { maxUploadBytes } = config();
-  if (total > maxUploadBytes) {
-    throw new PayloadTooLargeError(
-      'upload-too-large',
-      `The files add up to ${total} bytes; this fileserver accepts at most ${maxUploadBytes} bytes per submission.`,
-    );
-  }
+  // The submission's total is bounded by checkMerge, over the stored files and these together.
   return files;
 }
 
