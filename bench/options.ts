@@ -2,6 +2,22 @@
 import { type ServerProcess, type ServerProcessOptions, startServerProcess } from './server-process';
 import { basicAuthorization, type Target } from './workloads';
 
+/**
+ * The flags of a load run, for `parseArgs`: where the load goes (`--target`, `--user`, `--password`), how much of it
+ * (`--connections`, `--duration`, `--warmup`, with each script's defaults), and the local server's `--log-level`.
+ */
+export function loadFlags(defaults: { connections: number; duration: number; warmup: number }) {
+  return {
+    target: { type: 'string' },
+    user: { type: 'string' },
+    password: { type: 'string' },
+    connections: { type: 'string', default: String(defaults.connections) },
+    duration: { type: 'string', default: String(defaults.duration) },
+    warmup: { type: 'string', default: String(defaults.warmup) },
+    'log-level': { type: 'string', default: 'error' },
+  } as const;
+}
+
 /** A flag's value as a positive number, or a clear error that names the flag. */
 export function positive(value: string, flag: string): number {
   const n = Number(value);

@@ -16,7 +16,7 @@ import { parseArgs } from 'node:util';
 import { type ChartSeries, renderChart } from './chart';
 import { cpuSeconds, waitUntilIdle } from './cpu';
 import { type LoadFigures, runLoad } from './load';
-import { nonNegative, positive, resolveTarget } from './options';
+import { loadFlags, nonNegative, positive, resolveTarget } from './options';
 import { summarizeProfiles } from './profile';
 import { processMemory, RssSampler } from './server-process';
 import {
@@ -93,17 +93,11 @@ const usage = `Usage: npm run bench -- [options]
 async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
-      target: { type: 'string' },
-      user: { type: 'string' },
-      password: { type: 'string' },
-      connections: { type: 'string', default: '16' },
-      duration: { type: 'string', default: '10' },
-      warmup: { type: 'string', default: '3' },
+      ...loadFlags({ connections: 16, duration: 10, warmup: 3 }),
       workload: { type: 'string', default: WORKLOAD_NAMES.join(',') },
       name: { type: 'string' },
       compare: { type: 'string' },
       profile: { type: 'boolean', default: false },
-      'log-level': { type: 'string', default: 'error' },
       'no-storage-reference': { type: 'boolean', default: false },
       bundled: { type: 'boolean', default: false },
       replot: { type: 'boolean', default: false },

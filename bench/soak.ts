@@ -16,7 +16,7 @@ import { mapWithLimit } from '../lib/concurrency';
 import { readZip } from '../test/support/zip';
 import { waitUntilIdle } from './cpu';
 import { type LoadFigures, runLoad } from './load';
-import { nonNegative, positive, resolveTarget } from './options';
+import { loadFlags, nonNegative, positive, resolveTarget } from './options';
 import { processMemory } from './server-process';
 import {
   type AcknowledgedWrite,
@@ -38,13 +38,7 @@ type Verdict = 'ok' | 'lost' | 'corrupted';
 async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
-      target: { type: 'string' },
-      user: { type: 'string' },
-      password: { type: 'string' },
-      connections: { type: 'string', default: '32' },
-      duration: { type: 'string', default: '60' },
-      warmup: { type: 'string', default: '10' },
-      'log-level': { type: 'string', default: 'error' },
+      ...loadFlags({ connections: 32, duration: 60, warmup: 10 }),
     },
   });
   const connections = positive(values.connections, '--connections');
