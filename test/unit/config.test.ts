@@ -1,0 +1,29 @@
+/** A bad setting stops the start with a message that names it (lib/config.ts), rather than a failure mid-request. */
+import { loadConfig } from '../../lib/config';
+
+const base = { BUCKET: 'b' };
+
+it('reads the defaults: 1 GiB uploads, 128 MiB on-demand archive builds, 4 MiB inline, 10-minute URLs', () => {
+  expect(loadConfig(base)).toMatchObject({
+    maxUploadBytes: 1024 ** 3,
+    onDemandBuildMaxBytes: 128 * 1024 ** 2,
+    inlineLimitBytes: 4 * 1024 ** 2,
+    presignTtlSeconds: 600,
+  });
+});
+
+it.each([
+  ['MAX_UPLOAD_BYTES', 'abc', /MAX_UPLOAD_BYTES must be a positive integer/],
+  ['MAX_UPLOAD_BYTES', '0', /MAX_UPLOAD_BYTES must be a positive integer/],
+  // S3 takes at most 5 GiB in one PUT, and a presigned upload is one PUT.
+  ['MAX_UPLOAD_BYTES', String(5 * 1024 ** 3 + 1), /MAX_UPLOAD_BYTES must be at most 5368709120/],
+  ['ARCHIVE_ON_DEMAND_MAX_BYTES', '-1', /ARCHIVE_ON_DEMAND_MAX_BYTES must be a positive integer/],
+  ['ARCHIVE_ON_DEMAND_MAX_BYTES', '1.5', /ARCHIVE_ON_DEMAND_MAX_BYTES must be a positive integer/],
+  ['PRESIGN_TTL_SECONDS', 'ten', /PRESIGN_TTL_SECONDS must be a positive integer/],
+])('refuses %s=%s', (name, value, message) => {
+  expect(() => loadConfig({ ...base, [name]: value })).toThrow(message);
+});
+
+it('takes the largest upload S3 allows in one PUT', () => {
+  expect(loadConfig({ ...base, MAX_UPLOAD_BYTES: String(5 * 1024 ** 3) }).maxUploadBytes).toBe(5 * 1024 ** 3);
+});
