@@ -61,6 +61,8 @@ export interface ProxyStats {
   requests: Partial<Record<S3Operation, number>>;
   /** Faults injected, by kind. */
   injected: Partial<Record<FaultKind, number>>;
+  /** Every HTTP request that reached the proxy, in order of arrival (what an S3 bill counts). */
+  log: S3Request[];
 }
 
 export interface FaultProxy {
@@ -99,7 +101,7 @@ export function classify(method: string, rawUrl: string): S3Request {
 export async function startFaultProxy(target: string): Promise<FaultProxy> {
   const upstream = new URL(target);
   const rules: { rule: FaultRule; seen: number; broken: S3Request[] }[] = [];
-  const stats: ProxyStats = { requests: {}, injected: {} };
+  const stats: ProxyStats = { requests: {}, injected: {}, log: [] };
   const sockets = new Set<Socket>();
 
   const pick = (request: S3Request): FaultKind | undefined => {
@@ -135,6 +137,7 @@ export async function startFaultProxy(target: string): Promise<FaultProxy> {
   const server: Server = createServer((req: IncomingMessage, res: ServerResponse) => {
     const request = classify(req.method ?? 'GET', req.url ?? '/');
     stats.requests[request.operation] = (stats.requests[request.operation] ?? 0) + 1;
+    stats.log.push(request);
     const fault = pick(request);
     const reset = (): void => {
       req.socket.resetAndDestroy();

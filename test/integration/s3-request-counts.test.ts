@@ -1,0 +1,220 @@
+/**
+ * How many S3 requests each operation makes (docs/benchmarks.md, "S3 requests per operation"): every request is a
+ * line of an AWS bill and a round trip of latency, so these counts are asserted exactly, and a change that adds one
+ * fails here. They are counted on the wire, by the proxy between the handlers and a real S3-compatible server
+ * (test/support/fault-proxy.ts, here injecting nothing), so every HTTP request counts, retries included.
+ *
+ * With S3_ENDPOINT set the local stack delivers no S3 notifications; the archiver is invoked here with the event S3
+ * would send for the manifest, which is exactly what the deployment does, and counted as an operation of its own.
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import { handler as archiver } from '../../functions/archiver';
+import { type FaultStack, startFaultStack } from '../faults/support/fault-stack';
+import { manifestEvent } from '../handlers/support/s3-events';
+import { send } from '../support/http';
+import { file, multipart } from '../support/multipart';
+import { askUpload, putToPresignedUrl, type UploadGrant } from '../support/uploads';
+
+let stack: FaultStack;
+beforeAll(async () => {
+  stack = await startFaultStack();
+});
+afterAll(async () => {
+  await stack?.close();
+});
+
+/** The number of files of the submissions below, as in the bench's `submit` workload. */
+const N = 5;
+let counter = 0;
+const freshId = (prefix: string): string => `${prefix}_${counter++}`;
+const sha1 = (data: Buffer): string => createHash('sha1').update(data).digest('hex');
+const files = (count: number): Buffer[] => Array.from({ length: count }, () => randomBytes(2000));
+
+type Tally = Record<string, number>;
+
+/**
+ * The S3 requests `run` makes, as `"<operation> <first key segment>"` → count (bucket operations have no key).
+ * Nothing else talks to the proxy meanwhile: the stack sends no notifications and the tests run one at a time.
+ */
+async function counted(run: () => Promise<void>): Promise<Tally> {
+  const from = stack.proxy.stats.log.length;
+  await run();
+  const tally: Tally = {};
+  for (const { operation, key } of stack.proxy.stats.log.slice(from)) {
+    const name = `${operation} ${key.split('/')[0]}`.trim();
+    tally[name] = (tally[name] ?? 0) + 1;
+  }
+  return tally;
+}
+
+async function expectStatus(method: string, path: string, status: number, body?: Buffer, type?: string) {
+  const answer = await send(stack.url, method, path, {
+    ...(body ? { body } : {}),
+    ...(type ? { headers: { 'Content-Type': type } } : {}),
+  });
+  expect({ method, path, status: answer.status }).toEqual({ method, path, status });
+  return answer;
+}
+
+async function postExercises(contents: readonly Buffer[]): Promise<void> {
+  const { body, contentType } = multipart(contents.map((data, i) => file(`f${i}.bin`, data)));
+  await expectStatus('POST', '/exercises', 200, body, contentType);
+}
+
+async function postSubmission(id: string, contents: readonly Buffer[]): Promise<void> {
+  const { body, contentType } = multipart(contents.map((data, i) => file(`src/f${i}.c`, data)));
+  await expectStatus('POST', `/submissions/${id}`, 200, body, contentType);
+}
+
+async function runArchiver(id: string): Promise<void> {
+  await archiver(manifestEvent(id));
+}
+
+async function json<T>(target: string, body: unknown): Promise<T> {
+  const answer = await askUpload(stack.url, target, body);
+  expect(answer.status).toBe(200);
+  return answer.json<T>();
+}
+
+describe('S3 requests per operation', () => {
+  it('status page: one HeadBucket', async () => {
+    expect(await counted(() => expectStatus('GET', '/', 200).then(() => undefined))).toEqual({ HeadBucket: 1 });
+  });
+
+  it('exercise GET: one ranged GET the first time, none from memory, one for an unknown hash', async () => {
+    const [content] = files(1) as [Buffer];
+    await postExercises([content]);
+    const path = `/exercises/${sha1(content)}`;
+    expect(await counted(() => expectStatus('GET', path, 200).then(() => undefined))).toEqual({ 'GetObject tasks': 1 });
+    expect(await counted(() => expectStatus('GET', path, 200).then(() => undefined))).toEqual({});
+    const unknown = `/exercises/${sha1(randomBytes(8))}`;
+    expect(await counted(() => expectStatus('GET', unknown, 404).then(() => undefined))).toEqual({
+      'GetObject tasks': 1,
+    });
+    // A missing hash is never remembered: it may be uploaded any moment.
+    expect(await counted(() => expectStatus('GET', unknown, 404).then(() => undefined))).toEqual({
+      'GetObject tasks': 1,
+    });
+  });
+
+  it(`exercise POST of ${N} new files, then of the same ${N} again`, async () => {
+    const contents = files(N);
+    expect(await counted(() => postExercises(contents))).toEqual({ 'HeadObject tasks': N, 'PutObject tasks': N });
+    expect(await counted(() => postExercises(contents))).toEqual({ 'HeadObject tasks': N });
+  });
+
+  it('result PUT: one PUT; result GET: one ranged GET', async () => {
+    const name = `${freshId('result')}.zip`;
+    expect(
+      await counted(() => expectStatus('PUT', `/results/${name}`, 200, randomBytes(100 * 1024)).then(() => undefined)),
+    ).toEqual({ 'PutObject results': 1 });
+    expect(await counted(() => expectStatus('GET', `/results/${name}`, 200).then(() => undefined))).toEqual({
+      'GetObject results': 1,
+    });
+  });
+
+  it(`submission POST of ${N} files, its archive build, and archive GETs of the current archive`, async () => {
+    const id = freshId('submission');
+    // The manifest is read (to merge a re-POST), every file written create-only, then the manifest.
+    expect(await counted(() => postSubmission(id, files(N)))).toEqual({
+      'GetObject manifests': 1,
+      'PutObject submissions': N,
+      'PutObject manifests': 1,
+    });
+    // The archiver: the manifest, the stored archive's metadata (is it current?), each file, the archive, and the
+    // manifest again (did a POST land during the build?).
+    expect(await counted(() => runArchiver(id))).toEqual({
+      'GetObject manifests': 2,
+      'HeadObject submission_archives': 1,
+      'GetObject submissions': N,
+      'PutObject submission_archives': 1,
+    });
+    // A duplicate notification finds the archive current and writes nothing.
+    expect(await counted(() => runArchiver(id))).toEqual({
+      'GetObject manifests': 1,
+      'HeadObject submission_archives': 1,
+    });
+    expect(
+      await counted(() => expectStatus('GET', `/submission_archives/${id}.zip`, 200).then(() => undefined)),
+    ).toEqual({
+      'GetObject manifests': 1,
+      'HeadObject submission_archives': 1,
+      'GetObject submission_archives': 1,
+    });
+    expect(
+      await counted(() => expectStatus('HEAD', `/submission_archives/${id}.zip`, 200).then(() => undefined)),
+    ).toEqual({
+      'GetObject manifests': 1,
+      'HeadObject submission_archives': 2,
+    });
+  });
+
+  it('archive GET before the archiver ran: the GET builds it', async () => {
+    const id = freshId('early');
+    await postSubmission(id, files(N));
+    expect(
+      await counted(() => expectStatus('GET', `/submission_archives/${id}.zip`, 200).then(() => undefined)),
+    ).toEqual({
+      'GetObject manifests': 2,
+      'HeadObject submission_archives': 1,
+      'GetObject submissions': N,
+      'PutObject submission_archives': 1,
+      'GetObject submission_archives': 1,
+    });
+  });
+
+  it(`re-POST of ${N} files that replace every stored one`, async () => {
+    const id = freshId('repost');
+    await postSubmission(id, files(N));
+    // Files a manifest lists are never written over: the new versions go to revision keys.
+    expect(await counted(() => postSubmission(id, files(N)))).toEqual({
+      'GetObject manifests': 1,
+      'PutObject revisions': N,
+      'PutObject manifests': 1,
+    });
+  });
+
+  it('archive GET of an id never uploaded: the manifest only', async () => {
+    expect(
+      await counted(() =>
+        expectStatus('GET', `/submission_archives/${freshId('never')}.zip`, 404).then(() => undefined),
+      ),
+    ).toEqual({ 'GetObject manifests': 1 });
+  });
+
+  it('large-upload grants and completion', async () => {
+    const content = randomBytes(3000);
+    expect(
+      await counted(() => json(`exercises/${sha1(content)}`, { size: content.length }).then(() => undefined)),
+    ).toEqual({ 'HeadObject tasks': 1 });
+    expect(await counted(() => json(`results/${freshId('big')}.zip`, { size: 10 }).then(() => undefined))).toEqual({});
+
+    const id = freshId('large');
+    const contents = files(N);
+    const declared = Object.fromEntries(contents.map((data, i) => [`data/f${i}.bin`, data.length]));
+    let grant: { upload_id: string; files: Record<string, UploadGrant> } | undefined;
+    expect(
+      await counted(async () => {
+        grant = await json(`submissions/${id}`, { files: declared });
+      }),
+    ).toEqual({ 'GetObject manifests': 1 });
+    if (!grant) throw new Error('no grant');
+    // The client's own PUTs to S3 (one per file, billed too), not the fileserver's.
+    for (const [i, data] of contents.entries()) {
+      const url = grant.files[`data/f${i}.bin`] as UploadGrant;
+      expect((await putToPresignedUrl(url, data)).status).toBe(200);
+    }
+    const uploadId = grant.upload_id;
+    expect(
+      await counted(() =>
+        json(`submissions/${id}/complete`, { upload_id: uploadId, files: declared }).then(() => undefined),
+      ),
+    ).toEqual({ 'GetObject manifests': 1, 'HeadObject revisions': N, 'PutObject manifests': 1 });
+    expect(await counted(() => runArchiver(id))).toEqual({
+      'GetObject manifests': 2,
+      'HeadObject submission_archives': 1,
+      'GetObject revisions': N,
+      'PutObject submission_archives': 1,
+    });
+  });
+});
