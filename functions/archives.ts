@@ -1,24 +1,35 @@
 /** GET/HEAD /submission_archives/{name} where name is `<id>.zip` (PROTOCOL.md §2–3). */
-import { archiveCurrentManifest } from '../lib/archiver';
+import { bringArchiveUpToDate } from '../lib/archiver';
 import { config } from '../lib/config';
 import { NotFoundError } from '../lib/errors';
 import { httpHandler, type RouteMethod } from '../lib/handler';
-import { param, serveObject } from '../lib/http';
+import { discardRead, param, readForServe, serveObject } from '../lib/http';
 import { REVALIDATE } from '../lib/http-semantics';
 import { archiveKey, parseArchiveName } from '../lib/keys';
 
 const serve: RouteMethod = async (request) => {
   const id = parseArchiveName(param(request, 'name'));
-  // Usually the archiver has built it already; a worker may ask within milliseconds of the upload, though.
+  // Usually the archiver has built it already; a worker may ask within milliseconds of the upload, though. The
+  // archive is looked at with the very request that serves it (a HEAD, or a GET of the first bytes), whose metadata
+  // says whether it is current: two S3 requests for a current archive, the manifest and the archive.
   const { archiveLayout, onDemandBuildMaxBytes } = config();
-  const outcome = await archiveCurrentManifest(id, archiveLayout, { maxBuildBytes: onDemandBuildMaxBytes });
-  if (outcome === 'no-manifest') throw noSuchSubmission(id);
-  return serveObject(request, archiveKey(id), {
-    contentType: 'application/zip',
-    filename: `${id}.zip`,
-    cacheControl: REVALIDATE, // rebuilt when the submission changes
-    notFound: () => noSuchSubmission(id),
+  const { outcome, archive } = await bringArchiveUpToDate(id, archiveLayout, {
+    maxBuildBytes: onDemandBuildMaxBytes,
+    look: (key) => readForServe(request.method, key),
+    release: discardRead,
   });
+  if (outcome === 'no-manifest') throw noSuchSubmission(id);
+  return serveObject(
+    request,
+    archiveKey(id),
+    {
+      contentType: 'application/zip',
+      filename: `${id}.zip`,
+      cacheControl: REVALIDATE, // rebuilt when the submission changes
+      notFound: () => noSuchSubmission(id),
+    },
+    archive,
+  );
 };
 
 function noSuchSubmission(id: string): NotFoundError {

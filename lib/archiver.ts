@@ -12,8 +12,8 @@ import type { ArchiveLayout } from './config';
 import { ServiceUnavailableError } from './errors';
 import { archiveKey, submissionIdOfManifestKey } from './keys';
 import { manifestDigest } from './manifest';
-import { headObject, PreconditionFailed } from './storage';
-import { readManifest, readStoredManifest, type StoredManifest, writeManifest } from './submissions';
+import { headObject, type ObjectInfo, PreconditionFailed } from './storage';
+import { readStoredManifest, type StoredManifest, writeManifest } from './submissions';
 
 export type ArchiveOutcome = 'current' | 'built' | 'no-manifest';
 
@@ -35,12 +35,35 @@ export async function archiveCurrentManifest(
     maxBuildBytes?: number;
   } = {},
 ): Promise<ArchiveOutcome> {
+  return (await bringArchiveUpToDate(id, layout, { ...options, look: headObject })).outcome;
+}
+
+/**
+ * `archiveCurrentManifest`, looking at the stored archive with `look` (a HEAD, or the GET that will serve it), and
+ * answering what it saw when that is current, so that the archive route serves it without asking again
+ * (docs/benchmarks.md, "S3 requests per operation"). After a build of its own, `archive` is undefined: read it anew.
+ */
+export async function bringArchiveUpToDate<T extends ObjectInfo>(
+  id: string,
+  layout: ArchiveLayout,
+  options: {
+    maxBuildBytes?: number;
+    look: (key: string) => Promise<T | undefined>;
+    /** Releases what `look` answered when it is not used (an open body). */
+    release?: (found: T) => void;
+  },
+): Promise<{ outcome: ArchiveOutcome; archive: T | undefined }> {
   let outcome: ArchiveOutcome = 'current';
+  // The manifest read after a build, which the next round starts from instead of reading it again.
+  let known: StoredManifest | undefined;
   for (let round = 0; round < MAX_ROUNDS; round++) {
-    const stored = await readStoredManifest(id);
-    if (!stored) return 'no-manifest';
+    // The manifest first: without it there is nothing to serve, and the archive need not be asked.
+    const stored = known ?? (await readStoredManifest(id));
+    if (!stored) return { outcome: 'no-manifest', archive: undefined };
     const { manifest } = stored;
-    if (isCurrent(await headObject(archiveKey(id)), manifest, layout)) return outcome;
+    const archive = await options.look(archiveKey(id));
+    if (isCurrent(archive, manifest, layout)) return { outcome, archive };
+    if (archive) options.release?.(archive);
     const bytes = manifest.files.reduce((sum, file) => sum + file.size, 0);
     if (options.maxBuildBytes !== undefined && bytes > options.maxBuildBytes) {
       await retriggerIfStale(stored);
@@ -53,8 +76,10 @@ export async function archiveCurrentManifest(
     }
     await buildArchive(manifest, layout);
     outcome = 'built';
-    const now = await readManifest(id);
-    if (!now || manifestDigest(now) === manifestDigest(manifest)) return outcome;
+    // Did a POST land during the build? Then the archive just written is stale, and the next round builds the newer
+    // manifest: a slow build of an older manifest must not leave its archive behind the newer one's.
+    known = await readStoredManifest(id);
+    if (!known || manifestDigest(known.manifest) === manifestDigest(manifest)) return { outcome, archive: undefined };
   }
   throw new Error(`The submission ${id} kept changing during ${MAX_ROUNDS} archive builds; retry later.`);
 }

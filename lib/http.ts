@@ -13,7 +13,7 @@ import {
   type Representation,
 } from './http-semantics';
 import type { ByteLru } from './lru';
-import { getObject, headObject, presignGet, readObjectBytes } from './storage';
+import { getObject, headObject, type ObjectInfo, type ObjectStream, presignGet, readObjectBytes } from './storage';
 
 export type HttpAnswer = APIGatewayProxyResult;
 
@@ -88,16 +88,41 @@ export function base64Length(size: number): number {
   return 4 * Math.ceil(size / 3);
 }
 
+/** What `serveObject` reads of an object: its metadata for HEAD, for GET a stream of at most the inline limit. */
+export type ServeRead = ObjectInfo | ObjectStream;
+
+/**
+ * The one request `serveObject` makes for `method`: a HEAD for HEAD; for GET a GET of at most the first
+ * `INLINE_LIMIT_BYTES`, which answers "how large" and, for a small object, "what is in it" at once. A caller that
+ * needs the object's metadata before it answers (the archive route checks it against the manifest) reads it with
+ * this and hands it to `serveObject`, so that one request serves both.
+ */
+export async function readForServe(method: string, key: string): Promise<ServeRead | undefined> {
+  if (method === 'HEAD') return headObject(key);
+  return getObject(key, { firstBytes: config().inlineLimitBytes });
+}
+
+/** Releases what `readForServe` opened and nobody will read. */
+export function discardRead(read: ServeRead | undefined): void {
+  if (read && hasBody(read)) read.body.destroy();
+}
+
+function hasBody(read: ServeRead): read is ObjectStream {
+  return 'body' in read;
+}
+
 /**
  * GET or HEAD of the object at `key`. Small objects are answered inline, with the conditional and range
  * semantics of `lib/http-semantics.ts`; objects above the inline limit are redirected (302) to a short-lived
  * presigned S3 URL, because a Lambda answer cannot carry them, unless a precondition already decides the answer
- * (304, 412). S3 handles Range on the redirected request itself.
+ * (304, 412). S3 handles Range on the redirected request itself. `read` is what `readForServe(request.method, key)`
+ * answered already, if the caller asked it; otherwise it is asked here.
  */
 export async function serveObject(
   request: Pick<HttpRequest, 'method' | 'header'>,
   key: string,
   options: ServeOptions,
+  read?: ServeRead,
 ): Promise<HttpAnswer> {
   const { method } = request;
   const { inlineLimitBytes } = config();
@@ -114,14 +139,15 @@ export async function serveObject(
     if (base64 === undefined) return redirectUnlessDecided(request, key, describe(cached), policy);
     return cachedAnswer(method, decideDownload(method, request.header, describe(cached), policy), base64, cached.size);
   }
+  const found = read ?? (await readForServe(method, key));
+  if (!found) throw options.notFound();
   if (method === 'HEAD') {
-    const head = await headObject(key);
-    if (!head) throw options.notFound();
-    if (head.size > inlineLimitBytes) return redirectUnlessDecided(request, key, describe(head), policy);
-    return inlineAnswer(method, decideDownload(method, request.header, describe(head), policy), undefined);
+    discardRead(found);
+    if (found.size > inlineLimitBytes) return redirectUnlessDecided(request, key, describe(found), policy);
+    return inlineAnswer(method, decideDownload(method, request.header, describe(found), policy), undefined);
   }
-  const object = await getObject(key, { firstBytes: inlineLimitBytes });
-  if (!object) throw options.notFound();
+  if (!hasBody(found)) throw new Error(`A GET of ${key} was handed what a HEAD read.`);
+  const object = found;
   if (object.size > inlineLimitBytes) {
     object.body.destroy();
     const { size, etag, lastModified } = object;

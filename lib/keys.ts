@@ -123,8 +123,13 @@ export function parseRevision(value: unknown, what = 'upload_id'): string {
  * current manifest lists stays untouched until the new manifest is written (and after, if that write fails).
  */
 export function revisionFileKey(id: string, revision: string, path: string): string {
+  return `${revisionPrefix(id, revision)}${validateSubmissionPath(path)}`;
+}
+
+/** The prefix of every file of one revision (`revisions/<id>/<rev>/`), to list them at once. */
+export function revisionPrefix(id: string, revision: string): string {
   if (!REVISION_PATTERN.test(revision)) throw new Error(`${JSON.stringify(revision)} is not a revision token.`);
-  return `${PREFIX.revisions}${validateId(id, 'submission id')}/${revision}/${validateSubmissionPath(path)}`;
+  return `${PREFIX.revisions}${validateId(id, 'submission id')}/${revision}/`;
 }
 
 /** Whether `key` is one that a manifest of submission `id` may name for its file `path`. */

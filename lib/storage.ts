@@ -3,7 +3,13 @@
  * SDK shapes (STYLE.md 4), so that the rest of `lib/` reads the same whatever the S3 endpoint.
  */
 import { Readable } from 'node:stream';
-import { GetObjectCommand, HeadBucketCommand, HeadObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
+import {
+  GetObjectCommand,
+  HeadBucketCommand,
+  HeadObjectCommand,
+  ListObjectsV2Command,
+  PutObjectCommand,
+} from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import contentDisposition from 'content-disposition';
@@ -133,6 +139,40 @@ export async function getObject(
     if (isNotFound(err)) return undefined;
     throw err;
   }
+}
+
+/** One object of a listing: its key, size and ETag (what a HEAD would say of them). */
+export interface ListedObject {
+  key: string;
+  size: number;
+  etag: string;
+}
+
+/**
+ * Every object whose key starts with `prefix`. One request answers up to 1,000 keys with their sizes and ETags
+ * (ListObjectsV2), where a HEAD answers one: checking many objects at once costs a request per 1,000, not per object.
+ * S3 listings are strongly consistent (since December 2020): an object written before the call is listed.
+ */
+export async function listObjects(prefix: string): Promise<ListedObject[]> {
+  const listed: ListedObject[] = [];
+  let token: string | undefined;
+  do {
+    const page = await call(`list ${prefix}`, () =>
+      s3().send(
+        new ListObjectsV2Command({
+          Bucket: config().bucket,
+          Prefix: prefix,
+          ...(token ? { ContinuationToken: token } : {}),
+        }),
+      ),
+    );
+    for (const object of page.Contents ?? []) {
+      if (object.Key === undefined) continue;
+      listed.push({ key: object.Key, size: object.Size ?? 0, etag: object.ETag ?? '' });
+    }
+    token = page.IsTruncated ? page.NextContinuationToken : undefined;
+  } while (token);
+  return listed;
 }
 
 /** Streams `body` into `key` with a multipart upload; a failure aborts the upload, so no partial object appears. */

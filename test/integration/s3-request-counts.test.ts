@@ -14,6 +14,7 @@ import { manifestEvent } from '../handlers/support/s3-events';
 import { send } from '../support/http';
 import { file, multipart } from '../support/multipart';
 import { askUpload, putToPresignedUrl, type UploadGrant } from '../support/uploads';
+import { readZip } from '../support/zip';
 
 let stack: FaultStack;
 beforeAll(async () => {
@@ -137,15 +138,32 @@ describe('S3 requests per operation', () => {
     expect(
       await counted(() => expectStatus('GET', `/submission_archives/${id}.zip`, 200).then(() => undefined)),
     ).toEqual({
+      // The GET that serves the archive (its first INLINE_LIMIT_BYTES) also carries the metadata that says it is
+      // current; the same for HEAD.
       'GetObject manifests': 1,
-      'HeadObject submission_archives': 1,
       'GetObject submission_archives': 1,
     });
     expect(
       await counted(() => expectStatus('HEAD', `/submission_archives/${id}.zip`, 200).then(() => undefined)),
     ).toEqual({
       'GetObject manifests': 1,
-      'HeadObject submission_archives': 2,
+      'HeadObject submission_archives': 1,
+    });
+  });
+
+  it('archive GET after a re-POST, before the archiver ran: the stale archive is rebuilt', async () => {
+    const id = freshId('stale');
+    await postSubmission(id, files(N));
+    await runArchiver(id);
+    await postSubmission(id, files(1));
+    expect(
+      await counted(() => expectStatus('GET', `/submission_archives/${id}.zip`, 200).then(() => undefined)),
+    ).toEqual({
+      'GetObject manifests': 2,
+      'GetObject submission_archives': 2,
+      'GetObject submissions': N - 1,
+      'GetObject revisions': 1,
+      'PutObject submission_archives': 1,
     });
   });
 
@@ -156,10 +174,9 @@ describe('S3 requests per operation', () => {
       await counted(() => expectStatus('GET', `/submission_archives/${id}.zip`, 200).then(() => undefined)),
     ).toEqual({
       'GetObject manifests': 2,
-      'HeadObject submission_archives': 1,
+      'GetObject submission_archives': 2,
       'GetObject submissions': N,
       'PutObject submission_archives': 1,
-      'GetObject submission_archives': 1,
     });
   });
 
@@ -216,5 +233,49 @@ describe('S3 requests per operation', () => {
       'GetObject revisions': N,
       'PutObject submission_archives': 1,
     });
+  });
+
+  it('completion of many files: one listing instead of a HEAD per file', async () => {
+    const many = 20;
+    const id = freshId('many');
+    const contents = files(many);
+    const declared = Object.fromEntries(contents.map((data, i) => [`data/f${i}.bin`, data.length]));
+    const grant = await json<{ upload_id: string; files: Record<string, UploadGrant> }>(`submissions/${id}`, {
+      files: declared,
+    });
+    const complete = () =>
+      askUpload(stack.url, `submissions/${id}/complete`, { upload_id: grant.upload_id, files: declared });
+    for (const [i, data] of contents.entries()) {
+      if (i === many - 1) continue; // the last file is not uploaded yet
+      expect((await putToPresignedUrl(grant.files[`data/f${i}.bin`] as UploadGrant, data)).status).toBe(200);
+    }
+    let early: Awaited<ReturnType<typeof complete>> | undefined;
+    expect(
+      await counted(async () => {
+        early = await complete();
+      }),
+    ).toEqual({ 'GetObject manifests': 1, ListObjectsV2: 1 });
+    expect(early?.status).toBe(400);
+    expect(early?.json()).toEqual({
+      result: 'ERROR',
+      error: { code: 'missing-file', message: expect.stringContaining(`data/f${many - 1}.bin`) },
+    });
+    const last = grant.files[`data/f${many - 1}.bin`] as UploadGrant;
+    expect((await putToPresignedUrl(last, contents[many - 1] as Buffer)).status).toBe(200);
+    let done: Awaited<ReturnType<typeof complete>> | undefined;
+    expect(
+      await counted(async () => {
+        done = await complete();
+      }),
+    ).toEqual({ 'GetObject manifests': 1, ListObjectsV2: 1, 'PutObject manifests': 1 });
+    expect(done?.status).toBe(200);
+    await runArchiver(id);
+    const archive = await expectStatus('GET', `/submission_archives/${id}.zip`, 200);
+    const entries = await readZip(archive.body);
+    expect(entries.map((entry) => entry.name)).toEqual(
+      Object.keys(declared)
+        .sort()
+        .map((path) => `${id}/${path}`),
+    );
   });
 });
