@@ -3,11 +3,14 @@
  */
 import autocannon from 'autocannon';
 import { keepResponseBodiesOnlyWhenRead } from './autocannon-body';
+import { reconnectWhenServerCloses } from './autocannon-close';
 import type { PreparedWorkload, Target } from './workloads';
 
 export interface LoadOptions {
   connections: number;
   durationSeconds: number;
+  /** Off only for the self-check's comparison: autocannon 9 as it is against servers that close connections. */
+  reconnectWhenServerCloses?: boolean;
 }
 
 export interface LoadFigures {
@@ -33,6 +36,7 @@ export interface LoadFigures {
 
 export async function runLoad(target: Target, workload: PreparedWorkload, options: LoadOptions): Promise<LoadFigures> {
   keepResponseBodiesOnlyWhenRead();
+  reconnectWhenServerCloses(options.reconnectWhenServerCloses ?? true);
   const cpuBefore = process.cpuUsage();
   const result = await autocannon({
     url: target.url,

@@ -18,6 +18,7 @@ import { cpuSeconds, waitUntilIdle } from './cpu';
 import { type LoadFigures, runLoad } from './load';
 import { loadFlags, nonNegative, positive, resolveTarget } from './options';
 import { summarizeProfiles } from './profile';
+import { runSelfCheck } from './self-check';
 import { processMemory, RssSampler } from './server-process';
 import {
   isWorkloadName,
@@ -87,6 +88,9 @@ const usage = `Usage: npm run bench -- [options]
   --bundled           run the local server from an esbuild bundle (as deployed code is built) instead of tsx
   --server-node-options="OPTS"
                       extra Node options for the local server, e.g. "--max-old-space-size=128"
+  --self-check        only check the load runner against two small servers of its own on 127.0.0.1, one that
+                      closes every connection (as gunicorn's sync workers do) and one that keeps them alive
+                      (at most 5 s each)
   --log-level L       the local server's LOG_LEVEL (default error: the figures measure the handlers, not a
                       terminal; info adds one JSON line per request)`;
 
@@ -102,6 +106,7 @@ async function main(): Promise<void> {
       bundled: { type: 'boolean', default: false },
       replot: { type: 'boolean', default: false },
       'server-node-options': { type: 'string' },
+      'self-check': { type: 'boolean', default: false },
       help: { type: 'boolean', default: false },
     },
   });
@@ -112,6 +117,10 @@ async function main(): Promise<void> {
   const connections = positive(values.connections, '--connections');
   const durationSeconds = positive(values.duration, '--duration');
   const warmupSeconds = nonNegative(values.warmup, '--warmup');
+  if (values['self-check']) {
+    if (!(await runSelfCheck({ connections, durationSeconds: Math.min(durationSeconds, 5) }))) process.exitCode = 1;
+    return;
+  }
   const workloads = values.workload.split(',').map((name) => {
     if (!isWorkloadName(name)) throw new Error(`unknown workload ${name}; choose from ${WORKLOAD_NAMES.join(', ')}`);
     return name;

@@ -91,6 +91,8 @@ case "${1:-}" in
   run)
     shift
     start
+    # The tests find LocalStack through S3_ENDPOINT (test/support/setup-localstack.ts), also on another port.
+    export S3_ENDPOINT="${S3_ENDPOINT:-http://127.0.0.1:$PORT}"
     status=0
     "$@" || status=$?
     stop
