@@ -4,6 +4,7 @@
  */
 import { Readable } from 'node:stream';
 import {
+  DeleteObjectCommand,
   GetObjectCommand,
   HeadBucketCommand,
   HeadObjectCommand,
@@ -141,11 +142,60 @@ export async function getObject(
   }
 }
 
-/** One object of a listing: its key, size and ETag (what a HEAD would say of them). */
+/**
+ * Streams `body` into `key` with a multipart upload (one PutObject when the body fits in one part); a failure aborts
+ * the upload, so no partial object appears. Returns the stored object's ETag.
+ */
+export async function uploadStream(
+  key: string,
+  body: Readable,
+  options: {
+    contentType: string;
+    metadata?: Record<string, string>;
+    /**
+     * Create-only (`If-None-Match: *` on the PutObject or on CompleteMultipartUpload, which S3 honours on both):
+     * `PreconditionFailed` if the key exists.
+     */
+    createOnly?: boolean;
+    /** S3 checks every part (or the single PutObject) against a SHA-1 the SDK computes from the bytes it sends. */
+    checksumSha1PerPart?: boolean;
+  },
+): Promise<{ etag: string }> {
+  const upload = new Upload({
+    client: s3(),
+    partSize: UPLOAD_PART_SIZE,
+    queueSize: UPLOAD_QUEUE_SIZE,
+    leavePartsOnError: false,
+    params: {
+      Bucket: config().bucket,
+      Key: key,
+      Body: body,
+      ContentType: options.contentType,
+      ...(options.metadata ? { Metadata: options.metadata } : {}),
+      ...(options.createOnly ? { IfNoneMatch: '*' } : {}),
+      ...(options.checksumSha1PerPart ? { ChecksumAlgorithm: 'SHA1' as const } : {}),
+    },
+  });
+  // When the body fails, lib-storage aborts the upload; if the abort fails too (s3rver cannot abort), its error
+  // would hide the real cause, so the body's own error is reported first.
+  let bodyError: unknown;
+  body.once('error', (err) => {
+    bodyError = err;
+  });
+  try {
+    const done = await call(`upload ${key}`, () => upload.done());
+    return { etag: done.ETag ?? '' };
+  } catch (err) {
+    throw bodyError === undefined ? err : translate(`upload ${key}`, bodyError);
+  }
+}
+
+/** One object of a listing: its key, size, ETag and date (what a HEAD would say of them). */
 export interface ListedObject {
   key: string;
   size: number;
   etag: string;
+  lastModified: Date | undefined;
 }
 
 /**
@@ -155,6 +205,15 @@ export interface ListedObject {
  */
 export async function listObjects(prefix: string): Promise<ListedObject[]> {
   const listed: ListedObject[] = [];
+  for await (const object of eachObject(prefix)) listed.push(object);
+  return listed;
+}
+
+/**
+ * The same listing, in key order, one page (at most 1,000 keys) at a time, so that a listing of any length holds one
+ * page in memory: for the operator tool, which walks whole prefixes (docs/operations.md).
+ */
+export async function* eachObject(prefix: string): AsyncGenerator<ListedObject> {
   let token: string | undefined;
   do {
     const page = await call(`list ${prefix}`, () =>
@@ -168,43 +227,15 @@ export async function listObjects(prefix: string): Promise<ListedObject[]> {
     );
     for (const object of page.Contents ?? []) {
       if (object.Key === undefined) continue;
-      listed.push({ key: object.Key, size: object.Size ?? 0, etag: object.ETag ?? '' });
+      yield { key: object.Key, size: object.Size ?? 0, etag: object.ETag ?? '', lastModified: object.LastModified };
     }
     token = page.IsTruncated ? page.NextContinuationToken : undefined;
   } while (token);
-  return listed;
 }
 
-/** Streams `body` into `key` with a multipart upload; a failure aborts the upload, so no partial object appears. */
-export async function uploadStream(
-  key: string,
-  body: Readable,
-  options: { contentType: string; metadata?: Record<string, string> },
-): Promise<void> {
-  const upload = new Upload({
-    client: s3(),
-    partSize: UPLOAD_PART_SIZE,
-    queueSize: UPLOAD_QUEUE_SIZE,
-    leavePartsOnError: false,
-    params: {
-      Bucket: config().bucket,
-      Key: key,
-      Body: body,
-      ContentType: options.contentType,
-      ...(options.metadata ? { Metadata: options.metadata } : {}),
-    },
-  });
-  // When the body fails, lib-storage aborts the upload; if the abort fails too (s3rver cannot abort), its error
-  // would hide the real cause, so the body's own error is reported first.
-  let bodyError: unknown;
-  body.once('error', (err) => {
-    bodyError = err;
-  });
-  try {
-    await call(`upload ${key}`, () => upload.done());
-  } catch (err) {
-    throw bodyError === undefined ? err : translate(`upload ${key}`, bodyError);
-  }
+/** Deletes the object at `key`; deleting a key that holds nothing is not an error (S3 answers 204 either way). */
+export async function deleteObject(key: string): Promise<void> {
+  await call(`delete ${key}`, () => s3().send(new DeleteObjectCommand({ Bucket: config().bucket, Key: key })));
 }
 
 /** A short-lived URL that fetches the object straight from S3 (PROTOCOL.md §7). */
