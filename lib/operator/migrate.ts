@@ -356,8 +356,12 @@ async function migrateSubmission(item: OldItem, context: Context): Promise<Done>
       const data = file.size <= SINGLE_PUT_MAX_BYTES ? await readFile(file.absolute) : undefined;
       const digest: FileDigest = data ? digestBytes(data) : await digestFile(file.absolute);
       const before = listed.get(file.path);
-      if (before && before.size === file.size && sameContent(before.etag, digest)) continue;
       const plainKey = submissionFileKey(id, file.path);
+      if (before && before.size === file.size && sameContent(before.etag, digest)) {
+        // Listed with these bytes; skipped if still stored as listed (a file lost since is written again, below).
+        const atKey = await headObject(before.key ?? plainKey);
+        if (atKey && atKey.size === before.size && atKey.etag === before.etag) continue;
+      }
       if (!before) {
         const atKey = await headObject(plainKey);
         if (atKey && atKey.size === file.size && sameContent(atKey.etag, digest)) {
