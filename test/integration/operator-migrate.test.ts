@@ -5,7 +5,9 @@
  * and against LocalStack (npm run test:localstack), with the endpoint taken from the environment.
  */
 import { rmSync } from 'node:fs';
+import { Readable } from 'node:stream';
 import { DeleteObjectCommand } from '@aws-sdk/client-s3';
+import { HashMismatchError, uploadExerciseFile } from '../../lib/exercises';
 import { spyOnS3 } from '../handlers/support/s3-spy';
 import { send } from '../support/http';
 import { file, multipart } from '../support/multipart';
@@ -162,4 +164,20 @@ describe('migrate --from DIR', () => {
       expect(rebuilt.body.equals(migrated.body)).toBe(true);
     }
   });
+
+  it('aborts a streamed exercise upload whose bytes turn out not to hash to its name (a file changed midway)', async () => {
+    const promised = patternBytes(6 * 1024 * 1024 + 5);
+    const hash = sha1(promised);
+    const changed = Buffer.from(promised);
+    changed.writeUInt8(changed.readUInt8(changed.length - 1) ^ 1, changed.length - 1); // known only at the end
+    await expect(uploadExerciseFile(hash, Readable.from([changed]))).rejects.toBeInstanceOf(HashMismatchError);
+    expect(await stack.exists(`tasks/${hash[0]}/${hash}`)).toBe(false);
+  });
 });
+
+/** Bytes that vary (a pattern, not a random source: the test needs no entropy). */
+function patternBytes(size: number): Buffer {
+  const data = Buffer.alloc(size);
+  for (let i = 0; i < size; i++) data[i] = (i * 2654435761) >>> 24;
+  return data;
+}
