@@ -14,7 +14,7 @@
  */
 import { spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -37,6 +37,8 @@ interface Run {
   mibPerSecond: number;
   copiedFiles: number;
   peakRssMB: number;
+  /** The heap in use after a full GC, sampled every second: first, smallest, largest, last (MB). */
+  liveHeapMB: { first: number; min: number; max: number; last: number; samples: number };
 }
 
 const sha1 = (data: Buffer): string => createHash('sha1').update(data).digest('hex');
@@ -88,13 +90,21 @@ function largeFolder(dir: string, count: number, mib: number): void {
 }
 
 /** The tool in its own process, as `npm run fileserver` runs it; its JSON report. */
-function runTool(from: string, env: NodeJS.ProcessEnv, concurrency: number): Promise<Record<string, unknown>> {
+function runTool(
+  from: string,
+  env: NodeJS.ProcessEnv,
+  concurrency: number,
+): Promise<{ report: Record<string, unknown>; liveHeapMB: number[] }> {
+  const samples = join(tmpdir(), `bench-migrate-heap-${process.pid}-${Date.now()}.json`);
   return new Promise((resolve, reject) => {
     const child = spawn(
       process.execPath,
       [
+        '--expose-gc',
         '--import',
         'tsx',
+        '--import',
+        join(root, 'bench/heap-sampler.ts'),
         join(root, 'lib/operator/cli.ts'),
         'migrate',
         '--from',
@@ -105,7 +115,7 @@ function runTool(from: string, env: NodeJS.ProcessEnv, concurrency: number): Pro
       ],
       {
         cwd: root,
-        env: { ...process.env, ...env, NODE_OPTIONS: '--openssl-legacy-provider' },
+        env: { ...process.env, ...env, NODE_OPTIONS: '--openssl-legacy-provider', HEAP_SAMPLES_FILE: samples },
         stdio: ['ignore', 'pipe', 'inherit'],
       },
     );
@@ -117,10 +127,14 @@ function runTool(from: string, env: NodeJS.ProcessEnv, concurrency: number): Pro
     child.on('exit', (code) => {
       try {
         const report = JSON.parse(out) as Record<string, unknown>;
+        const heap = (JSON.parse(readFileSync(samples, 'utf8')) as number[]).map((bytes) => bytes / 1e6);
+        rmSync(samples, { force: true });
         if (code !== 0) reject(new Error(`migrate exited with ${code}: ${JSON.stringify(report.failed)}`));
-        else resolve(report);
-      } catch {
-        reject(new Error(`migrate exited with ${code} and printed no report:\n${out}`));
+        else resolve({ report, liveHeapMB: heap });
+      } catch (err) {
+        reject(
+          new Error(`migrate exited with ${code}; no report or heap samples (${(err as Error).message}):\n${out}`),
+        );
       }
     });
   });
@@ -169,7 +183,7 @@ async function main(): Promise<void> {
         MAX_UPLOAD_BYTES: String(5 * 1024 * MiB),
       };
       for (const run of ['first', 'again'] as const) {
-        const report = await runTool(from, env, concurrency);
+        const { report, liveHeapMB } = await runTool(from, env, concurrency);
         const folder = report.folder as { files: number; bytes: number };
         const seconds = report.seconds as number;
         const copied = (report.totals as { copied: { files: number } }).copied.files;
@@ -184,12 +198,19 @@ async function main(): Promise<void> {
           mibPerSecond: folder.bytes / MiB / seconds,
           copiedFiles: copied,
           peakRssMB: (report.peakRssBytes as number) / 1e6,
+          liveHeapMB: {
+            first: liveHeapMB[0] ?? 0,
+            min: Math.min(...liveHeapMB),
+            max: Math.max(...liveHeapMB),
+            last: liveHeapMB[liveHeapMB.length - 1] ?? 0,
+            samples: liveHeapMB.length,
+          },
         });
         const last = runs[runs.length - 1] as Run;
         console.log(
           `${last.folder}, ${run} run: ${last.files} files, ${last.mib.toFixed(1)} MiB in ${seconds.toFixed(1)} s, ` +
             `${last.filesPerSecond.toFixed(0)} files/s, ${last.mibPerSecond.toFixed(1)} MiB/s, copied ${copied}, ` +
-            `peak RSS ${last.peakRssMB.toFixed(0)} MB`,
+            `peak RSS ${last.peakRssMB.toFixed(0)} MB, live heap ${heapRange(last)}`,
         );
       }
     }
@@ -199,12 +220,12 @@ async function main(): Promise<void> {
     rmSync(work, { recursive: true, force: true });
   }
   console.log(`\n${new Date().toISOString()}, ${target}, concurrency ${concurrency}, Node ${process.version}\n`);
-  console.log('| folder | run | files | MiB | s | files/s | MiB/s | files copied | peak RSS MB |');
-  console.log('|---|---|---|---|---|---|---|---|---|');
+  console.log('| folder | run | files | MiB | s | files/s | MiB/s | files copied | peak RSS MB | live heap MB |');
+  console.log('|---|---|---|---|---|---|---|---|---|---|');
   for (const r of runs) {
     console.log(
       `| ${r.folder} | ${r.run} | ${r.files} | ${r.mib.toFixed(1)} | ${r.seconds.toFixed(1)} | ${r.filesPerSecond.toFixed(0)} | ` +
-        `${r.mibPerSecond.toFixed(1)} | ${r.copiedFiles} | ${r.peakRssMB.toFixed(0)} |`,
+        `${r.mibPerSecond.toFixed(1)} | ${r.copiedFiles} | ${r.peakRssMB.toFixed(0)} | ${heapRange(r)} |`,
     );
   }
   const out = join(root, 'bench/results', external ? 'migrate-localstack.json' : 'migrate.json');
@@ -213,6 +234,12 @@ async function main(): Promise<void> {
     `${JSON.stringify({ date: new Date().toISOString(), target, concurrency, node: process.version, runs }, null, 2)}\n`,
   );
   console.log(`\nwritten: ${out}`);
+}
+
+/** The live heap over a run: its range, from the samples taken once a second. */
+function heapRange(run: Run): string {
+  const h = run.liveHeapMB;
+  return h.samples === 0 ? '–' : `${h.min.toFixed(0)}–${h.max.toFixed(0)}`;
 }
 
 main().catch((err: unknown) => {
