@@ -129,6 +129,9 @@ export async function migrate(options: MigrateOptions, io: Io, stop: StopSignal)
       },
       () => stop.stopped,
     );
+  } catch (err) {
+    // The walk itself failed (a folder that cannot be read): reported, and the run ends here; items are per-item.
+    report.fail({ kind: 'other', path: '.', absolute: options.from, name: '.' }, err, 0, 0);
   } finally {
     progress.stop();
   }
@@ -201,11 +204,6 @@ interface Context {
 
 async function migrateItem(item: OldItem, context: Context): Promise<Done> {
   const { report } = context;
-  if (item.kind === 'archive') {
-    const { size } = await statSize(item.absolute);
-    report.skip('archive', 'submission archives are not copied: they are rebuilt from the files', 1, size);
-    return { files: 1, bytes: size };
-  }
   if (item.kind === 'other') {
     report.skip('other', "not part of the old fileserver's layout", 0, 0);
     return { files: 0, bytes: 0 };
@@ -215,8 +213,14 @@ async function migrateItem(item: OldItem, context: Context): Promise<Done> {
     return { files: 0, bytes: 0 };
   }
   if (item.kind === 'submission') return migrateSubmission(item, context);
-  const { size } = await statSize(item.absolute);
+  let size = 0;
   try {
+    // A file can vanish or become unreadable between the walk and now: that item fails, the run goes on.
+    size = (await lstat(item.absolute)).size;
+    if (item.kind === 'archive') {
+      report.skip('archive', 'submission archives are not copied: they are rebuilt from the files', 1, size);
+      return { files: 1, bytes: size };
+    }
     const outcome =
       item.kind === 'exercise' ? await migrateExercise(item, size, context) : await migrateObject(item, size, context);
     if (outcome.outcome === 'skipped') report.skip(item.kind, outcome.why, 1, size);
@@ -404,8 +408,4 @@ async function migrateSubmission(item: OldItem, context: Context): Promise<Done>
     report.fail(item, err, counted.files, counted.bytes);
     return counted;
   }
-}
-
-async function statSize(path: string): Promise<{ size: number }> {
-  return { size: (await lstat(path)).size };
 }

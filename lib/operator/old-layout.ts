@@ -101,7 +101,8 @@ export async function submissionFiles(folder: string): Promise<{ files: Submissi
 /** How many regular files and bytes the folder holds, for the progress bar's totals (a first, read-only pass). */
 export async function countFiles(root: string): Promise<{ files: number; bytes: number }> {
   const total = { files: 0, bytes: 0 };
-  for await (const file of walkFiles(root, '')) {
+  // A folder that cannot be read is left out of the totals; the migration itself reports it.
+  for await (const file of walkFiles(root, '', true)) {
     total.files++;
     total.bytes += file.size;
   }
@@ -121,12 +122,19 @@ export function isReadableFolder(root: string): boolean {
 async function* walkFiles(
   dir: string,
   prefix: string,
+  tolerant = false,
 ): AsyncGenerator<{ path: string; absolute: string; size: number }> {
-  for await (const entry of entries(dir)) {
-    const path = prefix === '' ? entry.name : `${prefix}/${entry.name}`;
-    const absolute = join(dir, entry.name);
-    if (entry.isDirectory()) yield* walkFiles(absolute, path);
-    else if (entry.isFile()) yield { path, absolute, size: (await lstat(absolute)).size };
+  let listing: AsyncGenerator<Dirent>;
+  try {
+    listing = entries(dir);
+    for await (const entry of listing) {
+      const path = prefix === '' ? entry.name : `${prefix}/${entry.name}`;
+      const absolute = join(dir, entry.name);
+      if (entry.isDirectory()) yield* walkFiles(absolute, path, tolerant);
+      else if (entry.isFile()) yield { path, absolute, size: (await lstat(absolute)).size };
+    }
+  } catch (err) {
+    if (!tolerant) throw err;
   }
 }
 

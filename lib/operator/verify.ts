@@ -30,7 +30,8 @@ export interface Problem {
     | 'size-mismatch'
     | 'etag-mismatch'
     | 'stale-archive'
-    | 'repair-failed';
+    | 'repair-failed'
+    | 'check-failed';
   key: string;
   message: string;
   /** Set by `--repair` when it fixed this problem. */
@@ -55,7 +56,7 @@ export async function verify(options: VerifyOptions, io: Io, stop: StopSignal): 
       eachObject(PREFIX.tasks),
       options.concurrency,
       async (object) => {
-        await checkExerciseFile(object, problems);
+        await checkOrReport(object.key, problems, () => checkExerciseFile(object, problems));
         checked.exerciseFiles++;
         checked.exerciseBytes += object.size;
         progress.add(1, object.size);
@@ -72,7 +73,7 @@ export async function verify(options: VerifyOptions, io: Io, stop: StopSignal): 
           return;
         }
         checked.manifests++;
-        await checkSubmission(id, options, problems, checked, archives);
+        await checkOrReport(object.key, problems, () => checkSubmission(id, options, problems, checked, archives));
         progress.add(1, object.size);
       },
       () => stop.stopped,
@@ -115,6 +116,18 @@ export async function verify(options: VerifyOptions, io: Io, stop: StopSignal): 
       ok,
     },
   };
+}
+
+/**
+ * Runs one check; a check that cannot be made (storage failing after its retries, an object cut short) is reported
+ * as `check-failed` for that key, and the run goes on.
+ */
+async function checkOrReport(key: string, problems: Problem[], check: () => Promise<void>): Promise<void> {
+  try {
+    await check();
+  } catch (err) {
+    problems.push({ code: 'check-failed', key, message: `could not be checked: ${(err as Error).message}` });
+  }
 }
 
 const TASK_KEY = /^tasks\/([0-9a-f])\/([0-9a-f]{40})$/;
