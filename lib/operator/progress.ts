@@ -33,10 +33,14 @@ export function startProgress(
     return { filesPerSecond, bytesPerSecond: bytes / seconds, secondsLeft };
   };
 
+  // A total of nothing means "not known beforehand" (verify walks a listing): counts and rates, no bar.
+  const known = total.files > 0 || total.bytes > 0;
   if (out.isTTY) {
     const bar = new SingleBar({
       stream: out as unknown as NodeJS.WritableStream,
-      format: `${label} {bar} {percentage}% | {value}/{total} files | {done} of {all} | {rate} | {left}`,
+      format: known
+        ? `${label} {bar} {percentage}% | {value}/{total} files | {done} of {all} | {rate} | {left}`
+        : `${label}: {value} objects | {done} | {rate}`,
       hideCursor: true,
       clearOnComplete: false,
       fps: 5,
@@ -67,10 +71,12 @@ export function startProgress(
 
   const line = (): void => {
     const r = rates();
+    const rate = `${Math.round(r.filesPerSecond)} files/s, ${formatBytes(r.bytesPerSecond)}/s`;
     out.write(
-      `${label}: ${files}/${total.files} files, ${formatBytes(bytes)} of ${formatBytes(total.bytes)}, ` +
-        `${Math.round(r.filesPerSecond)} files/s, ${formatBytes(r.bytesPerSecond)}/s` +
-        `${r.secondsLeft === undefined ? '' : `, about ${formatSeconds(r.secondsLeft)} left`}\n`,
+      known
+        ? `${label}: ${files}/${total.files} files, ${formatBytes(bytes)} of ${formatBytes(total.bytes)}, ${rate}` +
+            `${r.secondsLeft === undefined ? '' : `, about ${formatSeconds(r.secondsLeft)} left`}\n`
+        : `${label}: ${files} objects, ${formatBytes(bytes)}, ${rate}\n`,
     );
   };
   const timer = setInterval(line, PLAIN_INTERVAL_MS);
