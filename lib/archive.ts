@@ -5,12 +5,12 @@
  * The bytes are a pure function of the manifest and the layout: entries sorted by path, one fixed timestamp, one
  * fixed mode, the same compression decision for the same name. A duplicate build writes identical bytes.
  */
-import { PassThrough, type Readable } from 'node:stream';
+import { PassThrough, Readable } from 'node:stream';
 import { ZipFile } from 'yazl';
 import type { ArchiveLayout } from './config';
 import { archiveKey, submissionFileKey } from './keys';
 import { type Manifest, type ManifestFile, manifestDigest } from './manifest';
-import { getObject, type ObjectInfo, uploadStream } from './storage';
+import { getObject, type ObjectInfo, putObject, uploadStream } from './storage';
 
 /** Object metadata (`x-amz-meta-manifest-sha256`) naming the manifest an archive was built from. */
 export const MANIFEST_DIGEST_METADATA = 'manifest-sha256';
@@ -138,8 +138,36 @@ export async function buildArchive(manifest: Manifest, layout: ArchiveLayout): P
   });
   await uploadStream(archiveKey(manifest.id), stream, {
     contentType: 'application/zip',
-    metadata: { [MANIFEST_DIGEST_METADATA]: manifestDigest(manifest), 'archive-layout': layout },
+    metadata: archiveMetadata(manifest, layout),
   });
+}
+
+/**
+ * The archive of `manifest` built from bytes in memory (`contents`, by path: every file the manifest lists), the same
+ * bytes `buildArchive` streams from S3, written with one PUT. A submission POST holds every file of a new
+ * submission already; building it there saves the archiver reading the manifest again and every file back from S3
+ * (docs/benchmarks.md, "S3 requests per operation"), and the archive is there when the POST answers.
+ */
+export async function buildArchiveFromMemory(
+  manifest: Manifest,
+  layout: ArchiveLayout,
+  contents: ReadonlyMap<string, Buffer>,
+): Promise<void> {
+  const stream = zipStream(manifest, layout, async (file) => {
+    const data = contents.get(file.path);
+    if (!data) throw new Error(`The file ${file.path} of submission ${manifest.id} is not in memory.`);
+    return Readable.from([data]);
+  });
+  const chunks: Buffer[] = [];
+  for await (const chunk of stream) chunks.push(chunk as Buffer);
+  await putObject(archiveKey(manifest.id), Buffer.concat(chunks), {
+    contentType: 'application/zip',
+    metadata: archiveMetadata(manifest, layout),
+  });
+}
+
+function archiveMetadata(manifest: Manifest, layout: ArchiveLayout): Record<string, string> {
+  return { [MANIFEST_DIGEST_METADATA]: manifestDigest(manifest), 'archive-layout': layout };
 }
 
 /** Whether the stored archive was built from exactly this manifest in this layout. */

@@ -39,6 +39,14 @@ export interface Config {
   onDemandBuildMaxBytes: number;
   /** Bytes of exercise files kept in memory per function instance; 0 turns the cache off. */
   exerciseCacheBytes: number;
+  /**
+   * The largest submission (total bytes of its files) whose archive a POST builds itself, from the bytes it holds,
+   * before it writes the manifest; 0 leaves every build to the archiver. It saves the archiver reading the manifest
+   * and every file back (docs/benchmarks.md, "S3 requests per operation") and costs the POST the deflate and one
+   * PUT. 16 MiB is more than any POST carries (API Gateway takes 10 MB), so by default every POST that holds all
+   * of its submission's files builds its archive.
+   */
+  archiveInPostMaxBytes: number;
 }
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
@@ -59,6 +67,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     maxUploadBytes: boundedInt(env, 'MAX_UPLOAD_BYTES', 1024 * 1024 * 1024, S3_MAX_SINGLE_PUT_BYTES),
     onDemandBuildMaxBytes: positiveInt(env, 'ARCHIVE_ON_DEMAND_MAX_BYTES', 128 * 1024 * 1024),
     exerciseCacheBytes: nonNegativeInt(env, 'EXERCISE_CACHE_BYTES', 64 * 1024 * 1024),
+    archiveInPostMaxBytes: nonNegativeInt(env, 'ARCHIVE_IN_POST_MAX_BYTES', 16 * 1024 * 1024),
   };
 }
 

@@ -238,8 +238,12 @@ describe('the functions', () => {
     ['ExerciseDownload', { 's3:GetObject': ['tasks/*'], 's3:PutObject': [] }],
     ['Results', { 's3:GetObject': ['results/*'], 's3:PutObject': ['results/*'] }],
     [
+      // Writes the archive it builds from the request's own bytes (lib/archive.ts).
       'Submissions',
-      { 's3:GetObject': ['manifests/*'], 's3:PutObject': ['submissions/*', 'revisions/*', 'manifests/*'] },
+      {
+        's3:GetObject': ['manifests/*'],
+        's3:PutObject': ['submissions/*', 'revisions/*', 'manifests/*', 'submission_archives/*'],
+      },
     ],
     ['Status', { 's3:GetObject': [], 's3:PutObject': [] }],
     [

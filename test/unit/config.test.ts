@@ -20,8 +20,15 @@ it.each([
   ['ARCHIVE_ON_DEMAND_MAX_BYTES', '-1', /ARCHIVE_ON_DEMAND_MAX_BYTES must be a positive integer/],
   ['ARCHIVE_ON_DEMAND_MAX_BYTES', '1.5', /ARCHIVE_ON_DEMAND_MAX_BYTES must be a positive integer/],
   ['PRESIGN_TTL_SECONDS', 'ten', /PRESIGN_TTL_SECONDS must be a positive integer/],
+  ['ARCHIVE_IN_POST_MAX_BYTES', '-1', /ARCHIVE_IN_POST_MAX_BYTES must be 0 or a positive integer/],
+  ['ARCHIVE_IN_POST_MAX_BYTES', 'all', /ARCHIVE_IN_POST_MAX_BYTES must be 0 or a positive integer/],
 ])('refuses %s=%s', (name, value, message) => {
   expect(() => loadConfig({ ...base, [name]: value })).toThrow(message);
+});
+
+it('builds archives in POSTs up to 16 MiB by default, more than a POST carries; 0 leaves them to the archiver', () => {
+  expect(loadConfig(base).archiveInPostMaxBytes).toBe(16 * 1024 ** 2);
+  expect(loadConfig({ ...base, ARCHIVE_IN_POST_MAX_BYTES: '0' }).archiveInPostMaxBytes).toBe(0);
 });
 
 it('takes the largest upload S3 allows in one PUT', () => {
