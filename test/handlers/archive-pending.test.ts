@@ -15,6 +15,8 @@ import { manifestEvent } from './support/s3-events';
 import { spyOnS3 } from './support/s3-spy';
 
 process.env.ARCHIVE_ON_DEMAND_MAX_BYTES = '1000';
+// Many small files take many S3 reads: a submission of more files than this is left to the archiver too.
+process.env.ARCHIVE_ON_DEMAND_MAX_FILES = '3';
 // Builds of the archiver and of GETs are under test: POSTs leave every build to them (lib/config.ts).
 const bucket = useEmbeddedS3({ ARCHIVE_IN_POST_MAX_BYTES: '0' });
 
@@ -35,6 +37,16 @@ it('answers 503 archive-pending with Retry-After for a submission above the boun
   expect(built.statusCode).toBe(200);
   const entries = await readZip(bodyBytes(built));
   expect(entries.map((entry) => [entry.name, entry.data.length])).toEqual([['large_one/data.bin', 1001]]);
+});
+
+it('answers 503 archive-pending for a submission of more files than the file bound, however small', async () => {
+  await submit('many_small', { 'a.c': 'a', 'b.c': 'b', 'c.c': 'c', 'd.c': 'd' });
+  const answer = await getArchive('many_small');
+  expectError(answer, 503, 'archive-pending');
+  await archiver(manifestEvent('many_small'));
+  expect((await getArchive('many_small')).statusCode).toBe(200);
+  await submit('three_small', { 'a.c': 'a', 'b.c': 'b', 'c.c': 'c' });
+  expect((await getArchive('three_small')).statusCode).toBe(200);
 });
 
 it('builds a submission up to the bound on demand, as before', async () => {

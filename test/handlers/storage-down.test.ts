@@ -31,6 +31,8 @@ beforeAll(async () => {
 it('the status page answers 503 with storage unreachable', async () => {
   const answer = await invoke(status, loadEvent('status-get'));
   expect(answer.statusCode).toBe(503);
+  // As every other 503 (RFC 9110 §10.2.3): health checks and clients know when to ask again.
+  expect(answer.headers?.['Retry-After']).toBe('1');
   expect(jsonBody(answer)).toMatchObject({ storage: { bucket: 'handler-tests', reachable: false } });
 });
 

@@ -2,7 +2,7 @@
  * `npm start` as a user runs it: options, the flat layout, Basic auth, and what happens to storage on Ctrl-C.
  */
 import { existsSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startCli } from '../support/cli';
@@ -38,7 +38,7 @@ it('--layout flat puts the files at the root of the archive', async () => {
 });
 
 it('with credentials, refuses missing or wrong ones with 401 and writes nothing', async () => {
-  const server = await startCli(['--username', 're', '--password', 'codex']);
+  const server = await startCli(['--username', 're'], { FILESERVER_PASSWORD: 'codex' });
   try {
     const refused: Record<string, string>[] = [
       {},
@@ -90,4 +90,41 @@ it('deletes its temporary storage on Ctrl-C, and keeps --directory across runs',
 
 it('refuses a bad option value with a clear message', async () => {
   await expect(startCli(['--layout', 'sideways'])).rejects.toThrow(/ARCHIVE_LAYOUT must be one of prefixed, flat/);
+});
+
+describe('the password never goes on the command line, where ps and npm show it', () => {
+  const secret = 'cli-secret-Zq9';
+
+  it('refuses --password, without printing its value', async () => {
+    const refused = startCli(['--username', 're', '--password', secret]);
+    await expect(refused).rejects.toThrow(/--password is not taken on the command line/);
+    await expect(refused).rejects.not.toThrow(secret);
+    const inline = startCli(['--username', 're', `--password=${secret}`]);
+    await expect(inline).rejects.toThrow(/FILESERVER_PASSWORD or --password-file/);
+    await expect(inline).rejects.not.toThrow(secret);
+  });
+
+  it('takes it from FILESERVER_PASSWORD or from --password-file, and never prints it', async () => {
+    const directory = await mkdtemp(join(tmpdir(), 'fileserver-cli-password-'));
+    const passwordFile = join(directory, 'password');
+    await writeFile(passwordFile, `${secret}\n`);
+    try {
+      for (const [args, env] of [
+        [['--username', 're'], { FILESERVER_PASSWORD: secret }],
+        [['--username', 're', '--password-file', passwordFile], {}],
+      ] as const) {
+        const server = await startCli([...args], env);
+        try {
+          const auth = { Authorization: basic('re', secret) };
+          expect((await send(server.url, 'GET', '/', { headers: auth })).status).toBe(200);
+          expect((await send(server.url, 'GET', '/')).status).toBe(401);
+          expect(server.output()).not.toContain(secret);
+        } finally {
+          await server.stop();
+        }
+      }
+    } finally {
+      await rm(directory, { recursive: true, force: true });
+    }
+  });
 });

@@ -47,6 +47,12 @@ describe('checkBasicAuth', () => {
     ['the scheme and a space', 'Basic '],
     ['unencoded credentials', 'Basic re:codex'],
     ['base64 of nothing', 'Basic ===='],
+    // Decoded strictly (RFC 4648 §3.3, §3.5): anything but the canonical encoding of the credentials is refused.
+    ['junk after the padding', `${basic('re:codex')}AAAA`],
+    ['a second padding', `${basic('re:codex')}=`],
+    ['the padding left out', basic('re:codex').replace(/=+$/, '')],
+    ['non-zero bits in the padding', basic('re:codex').replace('Xg=', 'Xh=')],
+    ['padding in the middle', `Basic cmU6=Y29kZXg=`],
   ])('refuses %s with 401 and a Basic challenge', (_what, header) => {
     expectUnauthorized(() => checkBasicAuth(header, RE_CODEX));
   });

@@ -9,7 +9,13 @@ it('reads the defaults: 1 GiB uploads, 128 MiB on-demand archive builds, 4 MiB i
     onDemandBuildMaxBytes: 128 * 1024 ** 2,
     inlineLimitBytes: 4 * 1024 ** 2,
     presignTtlSeconds: 600,
+    maxSubmissionFiles: 10_000,
+    onDemandBuildMaxFiles: 1000,
   });
+});
+
+it('takes the largest inline limit whose answer still fits a Lambda response', () => {
+  expect(loadConfig({ ...base, INLINE_LIMIT_BYTES: '4712448' }).inlineLimitBytes).toBe(4712448);
 });
 
 it.each([
@@ -22,6 +28,12 @@ it.each([
   ['PRESIGN_TTL_SECONDS', 'ten', /PRESIGN_TTL_SECONDS must be a positive integer/],
   ['ARCHIVE_IN_POST_MAX_BYTES', '-1', /ARCHIVE_IN_POST_MAX_BYTES must be 0 or a positive integer/],
   ['ARCHIVE_IN_POST_MAX_BYTES', 'all', /ARCHIVE_IN_POST_MAX_BYTES must be 0 or a positive integer/],
+  // A Lambda answer carries at most 6 MiB, and an inline download travels base64 (4/3 of its size) with its headers.
+  ['INLINE_LIMIT_BYTES', String(8 * 1024 ** 2), /INLINE_LIMIT_BYTES must be at most 4712448/],
+  ['INLINE_LIMIT_BYTES', String(4.5 * 1024 ** 2), /INLINE_LIMIT_BYTES must be at most 4712448/],
+  ['MAX_SUBMISSION_FILES', '10001', /MAX_SUBMISSION_FILES must be at most 10000/],
+  ['MAX_SUBMISSION_FILES', '0', /MAX_SUBMISSION_FILES must be a positive integer/],
+  ['ARCHIVE_ON_DEMAND_MAX_FILES', 'many', /ARCHIVE_ON_DEMAND_MAX_FILES must be a positive integer/],
 ])('refuses %s=%s', (name, value, message) => {
   expect(() => loadConfig({ ...base, [name]: value })).toThrow(message);
 });

@@ -1,0 +1,276 @@
+/**
+ * The bounds of a submission and the names of bad input (docs/protocol.md, "Bounds and bad input"), through real HTTP
+ * to the local server over the embedded S3, with Basic credentials on. The submission bounds are set small here
+ * (MAX_SUBMISSION_FILES=40, MAX_UPLOAD_BYTES=12000) so that a few requests reach them; the default bounds are checked
+ * in test/unit/submission-bounds.test.ts.
+ */
+import { createHash } from 'node:crypto';
+import { ListObjectsV2Command } from '@aws-sdk/client-s3';
+import { captureLogs } from '../handlers/support/logs';
+import { type RawAnswer, send } from '../support/http';
+import { file, multipart, type Part } from '../support/multipart';
+import { startTestStack, type TestStack } from '../support/stack';
+import { askUpload, putToPresignedUrl, type UploadGrant } from '../support/uploads';
+import { readZip } from '../support/zip';
+
+const USER = 'bounds';
+const PASSWORD = 'bounds-test-secret';
+const AUTH = `Basic ${Buffer.from(`${USER}:${PASSWORD}`).toString('base64')}`;
+const MAX_FILES = 40;
+const MAX_BYTES = 12_000;
+
+let stack: TestStack;
+beforeAll(async () => {
+  Object.assign(process.env, {
+    FILESERVER_USERNAME: USER,
+    FILESERVER_PASSWORD: PASSWORD,
+    MAX_SUBMISSION_FILES: String(MAX_FILES),
+    MAX_UPLOAD_BYTES: String(MAX_BYTES),
+  });
+  stack = await startTestStack();
+});
+afterAll(async () => {
+  await stack?.close();
+});
+
+function request(method: string, path: string, body?: Buffer | string, headers: Record<string, string> = {}) {
+  return send(stack.url, method, path, { body, headers: { Authorization: AUTH, ...headers } });
+}
+function post(path: string, parts: readonly Part[]): Promise<RawAnswer> {
+  const { body, contentType } = multipart(parts);
+  return request('POST', path, body, { 'Content-Type': contentType });
+}
+const ask = (target: string, body: unknown) => askUpload(stack.url, target, body, { Authorization: AUTH });
+
+/** Every object in the bucket with its ETag, size and time of writing. */
+async function snapshot(): Promise<Map<string, string>> {
+  await stack.notificationsIdle();
+  const all = new Map<string, string>();
+  let token: string | undefined;
+  do {
+    const page = await stack.s3.send(new ListObjectsV2Command({ Bucket: stack.bucket, ContinuationToken: token }));
+    for (const o of page.Contents ?? []) all.set(o.Key ?? '', `${o.ETag} ${o.Size} ${o.LastModified?.toISOString()}`);
+    token = page.IsTruncated ? page.NextContinuationToken : undefined;
+  } while (token);
+  return all;
+}
+
+/** `attempt` is answered `status` with a JSON error `code`, and storage is exactly as it was. */
+async function refused(status: number, code: string, attempt: () => Promise<RawAnswer>): Promise<RawAnswer> {
+  const before = await snapshot();
+  const answer = await attempt();
+  expect({ status: answer.status, code: answer.json<{ error: { code: string } }>().error?.code }).toEqual({
+    status,
+    code,
+  });
+  expect(await snapshot()).toEqual(before);
+  return answer;
+}
+
+async function archiveEntries(id: string): Promise<string[]> {
+  await stack.notificationsIdle();
+  const answer = await request('GET', `/submission_archives/${id}.zip`);
+  expect(answer.status).toBe(200);
+  return (await readZip(answer.body)).map((entry) => entry.name).filter((name) => !name.endsWith('/'));
+}
+
+const files = (prefix: string, count: number, data = ''): Part[] =>
+  Array.from({ length: count }, (_, i) => file(`${prefix}/f${i}.txt`, data));
+
+describe('finding 1: a submission grows to its bound and no further, and stays readable there', () => {
+  it('three POSTs reach the file bound; the archive and a re-POST still work; one more file is refused', async () => {
+    expect((await post('/submissions/grow', files('a', 15))).status).toBe(200);
+    expect((await post('/submissions/grow', files('b', 15))).status).toBe(200);
+    expect((await post('/submissions/grow', files('c', 10))).status).toBe(200);
+    expect(await archiveEntries('grow')).toHaveLength(MAX_FILES);
+
+    // At the bound, a re-POST that replaces files is served as any other.
+    expect((await post('/submissions/grow', [file('a/f0.txt', 'again'), file('c/f9.txt', 'again')])).status).toBe(200);
+    expect(await archiveEntries('grow')).toHaveLength(MAX_FILES);
+
+    const tooMany = await refused(413, 'submission-too-large', () =>
+      post('/submissions/grow', [file('a/f0.txt', 'third'), file('d/new.txt', 'x')]),
+    );
+    expect(tooMany.json<{ error: { message: string } }>().error.message).toContain(String(MAX_FILES));
+    // The large-upload route refuses it before any URL is issued, and at the completion.
+    await refused(413, 'submission-too-large', () => ask('submissions/grow', { files: { 'd/new.txt': 1 } }));
+    expect(await archiveEntries('grow')).toHaveLength(MAX_FILES);
+  });
+
+  it('one POST past the bound is refused whole on a fresh id', async () => {
+    await refused(413, 'submission-too-large', () => post('/submissions/fresh_past', files('a', MAX_FILES + 1)));
+    expect((await request('GET', '/submission_archives/fresh_past.zip')).status).toBe(404);
+  });
+
+  it('a completion that would pass the bound is refused, though its grant fitted when it was given', async () => {
+    const grant = await ask('submissions/late', { files: { 'big/one.txt': 1 } });
+    expect(grant.status).toBe(200);
+    const { upload_id, files: urls } = grant.json<{ upload_id: string; files: Record<string, UploadGrant> }>();
+    expect((await putToPresignedUrl(urls['big/one.txt'] as UploadGrant, Buffer.from('1'))).status).toBe(200);
+    // Meanwhile POSTs fill the submission.
+    expect((await post('/submissions/late', files('a', MAX_FILES))).status).toBe(200);
+    await refused(413, 'submission-too-large', () =>
+      ask('submissions/late/complete', { upload_id, files: { 'big/one.txt': 1 } }),
+    );
+    expect(await archiveEntries('late')).toHaveLength(MAX_FILES);
+  });
+});
+
+describe('finding 2: MAX_UPLOAD_BYTES bounds every path that adds files', () => {
+  it('plain multipart POSTs are counted: the POST that would pass the total is refused, nothing stored', async () => {
+    const five = 'x'.repeat(5000);
+    expect((await post('/submissions/total', [file('one.bin', five)])).status).toBe(200);
+    expect((await post('/submissions/total', [file('two.bin', five)])).status).toBe(200);
+    const answer = await refused(413, 'upload-too-large', () => post('/submissions/total', [file('three.bin', five)]));
+    expect(answer.json<{ error: { message: string } }>().error.message).toContain(String(MAX_BYTES));
+    // Replacing a file counts its new size, not both.
+    expect((await post('/submissions/total', [file('two.bin', 'y'.repeat(7000))])).status).toBe(200);
+    await refused(413, 'upload-too-large', () => post('/submissions/total', [file('two.bin', 'y'.repeat(7001))]));
+  });
+});
+
+describe('finding 3: names of Object.prototype are names like the others', () => {
+  const names = Object.getOwnPropertyNames(Object.prototype);
+
+  it.each(names)('the query parameter %s is ignored as any other: 401 without credentials, 200 with', async (name) => {
+    expect((await send(stack.url, 'GET', `/?${name}=1`)).status).toBe(401);
+    expect((await request('GET', `/?${name}=1&${name}=2`)).status).toBe(200);
+  });
+
+  it.each(names)('the header %s is ignored as any other: 401 without credentials, 200 with', async (name) => {
+    expect((await send(stack.url, 'GET', '/', { headers: { [name]: 'x' } })).status).toBe(401);
+    expect((await request('GET', '/', undefined, { [name]: 'x' })).status).toBe(200);
+  });
+
+  it('as exercise field names, each is answered with its hash', async () => {
+    const answer = await post(
+      '/exercises',
+      names.map((name) => file(name, `content of ${name}`)),
+    );
+    expect(answer.status).toBe(200);
+    const answered = answer.json<{ files: Record<string, string> }>().files;
+    expect(Object.keys(answered).sort()).toEqual([...names].sort());
+    for (const name of names) {
+      const sha1 = createHash('sha1').update(`content of ${name}`).digest('hex');
+      expect(answered[name]).toBe(`/exercises/${sha1}`);
+    }
+  });
+
+  it('as submission paths (multipart and the large-upload route), each is stored and archived', async () => {
+    expect((await post('/submissions/proto', names.map((name) => file(name, name)))).status).toBe(200);
+    expect((await archiveEntries('proto')).sort()).toEqual(names.map((name) => `proto/${name}`).sort());
+
+    const declared = Object.fromEntries(names.map((name) => [`up/${name}`, 1]));
+    const one = Object.fromEntries(names.map((name) => [name, 1]));
+    for (const [id, files] of [
+      ['proto_up', one],
+      ['proto_up2', declared],
+    ] as const) {
+      const grant = await ask(`submissions/${id}`, { files });
+      expect(grant.status).toBe(200);
+      const { upload_id, files: urls } = grant.json<{ upload_id: string; files: Record<string, UploadGrant> }>();
+      expect(Object.keys(urls).sort()).toEqual(Object.keys(files).sort());
+      for (const path of Object.keys(files)) {
+        expect((await putToPresignedUrl(urls[path] as UploadGrant, Buffer.from('z'))).status).toBe(200);
+      }
+      expect((await ask(`submissions/${id}/complete`, { upload_id, files })).status).toBe(200);
+      expect((await archiveEntries(id)).sort()).toEqual(Object.keys(files).map((path) => `${id}/${path}`).sort());
+    }
+  });
+});
+
+describe('finding 4: the local server refuses a declared body over the limit before it is sent, and logs it', () => {
+  /** Sends only the head of a request and returns the first status line the server answers. */
+  async function headOnly(head: string): Promise<string> {
+    const { connect } = await import('node:net');
+    const url = new URL(stack.url);
+    return new Promise((resolve, reject) => {
+      const socket = connect(Number(url.port), url.hostname, () => socket.write(head));
+      let received = '';
+      socket.on('data', (chunk: Buffer) => {
+        received += chunk.toString('latin1');
+        const end = received.indexOf('\r\n\r\n');
+        if (end >= 0) {
+          socket.destroy();
+          resolve(received.slice(0, end));
+        }
+      });
+      socket.on('error', reject);
+      socket.on('close', () => resolve(received));
+    });
+  }
+
+  const lambdaBound = 4_718_592; // 6 MiB of Lambda payload, base64: 6,291,456 × 3/4
+
+  it.each([
+    ['with Expect: 100-continue', 'Expect: 100-continue\r\n'],
+    ['without Expect', ''],
+  ])('a result PUT of 6 MB %s gets 413 result-too-large, no 100 Continue, and a log line', async (_what, expect100) => {
+    const { result, lines } = await captureLogs(() =>
+      headOnly(
+        `PUT /results/big.zip HTTP/1.1\r\nHost: x\r\nAuthorization: ${AUTH}\r\nContent-Length: 6000000\r\n${expect100}\r\n`,
+      ),
+    );
+    expect(result.status).toBe('fulfilled');
+    const head = (result as PromiseFulfilledResult<string>).value;
+    expect(head.split('\r\n')[0]).toBe('HTTP/1.1 413 Payload Too Large');
+    expect(lines).toContainEqual(expect.objectContaining({ message: 'request', status: 413, method: 'PUT' }));
+    expect(await stack.exists('results/big.zip')).toBe(false);
+  });
+
+  it('the 413 of a result PUT names the result bound; another route names the large-upload route', async () => {
+    const big = Buffer.alloc(lambdaBound + 1, 1);
+    const result = await request('PUT', '/results/big.zip', big);
+    expect(result.status).toBe(413);
+    const { code, message } = result.json<{ error: { code: string; message: string } }>().error;
+    expect(code).toBe('result-too-large');
+    expect(message).toContain(String(lambdaBound));
+    const attachment = await request('PUT', '/attachments/big', big);
+    expect(attachment.status).toBe(413);
+    expect(attachment.json<{ error: { code: string; message: string } }>().error).toMatchObject({
+      code: 'payload-too-large',
+      message: expect.stringContaining('/uploads/'),
+    });
+  });
+
+  it('logs a line for its own 404', async () => {
+    const { lines } = await captureLogs(() => request('GET', '/no/such/route'));
+    expect(lines).toContainEqual(expect.objectContaining({ message: 'request', status: 404, method: 'GET' }));
+  });
+});
+
+describe('finding 5: paths that collide on a case-insensitive or normalising file system are one path', () => {
+  const nfc = '\u00e9.txt';
+  const nfd = 'e\u0301.txt';
+
+  it.each([
+    ['A.txt and a.txt', ['A.txt', 'a.txt']],
+    ['é.txt in NFC and in NFD', [nfc, nfd]],
+    ['Dir/x.c and dir/x.c', ['Dir/x.c', 'dir/x.c']],
+    ['a file and a folder that differ in case', ['lib', 'LIB/x.c']],
+  ])('one POST with %s is refused (400 path-conflict)', async (_what, paths) => {
+    await refused(400, 'path-conflict', () => post('/submissions/clash', paths.map((path) => file(path, 'x'))));
+    await refused(400, 'path-conflict', () =>
+      ask('submissions/clash', { files: Object.fromEntries(paths.map((path) => [path, 1])) }),
+    );
+  });
+
+  it('folders that differ in case hold different files: allowed', async () => {
+    expect((await post('/submissions/folders', [file('Dir/x.c', 'x'), file('dir/y.c', 'y')])).status).toBe(200);
+  });
+
+  it('a re-POST, a grant and a completion are checked against the stored files', async () => {
+    const grant = await ask('submissions/stored', { files: { [nfd]: 1 } });
+    expect(grant.status).toBe(200);
+    const { upload_id, files: urls } = grant.json<{ upload_id: string; files: Record<string, UploadGrant> }>();
+    expect((await putToPresignedUrl(urls[nfd] as UploadGrant, Buffer.from('d'))).status).toBe(200);
+
+    expect((await post('/submissions/stored', [file('Main.c', 'x'), file(nfc, 'c')])).status).toBe(200);
+    await refused(400, 'path-conflict', () => post('/submissions/stored', [file('main.c', 'y')]));
+    await refused(400, 'path-conflict', () => ask('submissions/stored', { files: { 'MAIN.C': 1 } }));
+    await refused(400, 'path-conflict', () => ask('submissions/stored/complete', { upload_id, files: { [nfd]: 1 } }));
+    // The same spelling replaces, as always.
+    expect((await post('/submissions/stored', [file('Main.c', 'z')])).status).toBe(200);
+    expect((await archiveEntries('stored')).sort()).toEqual(['stored/Main.c', `stored/${nfc}`]);
+  });
+});
