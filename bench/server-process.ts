@@ -69,8 +69,13 @@ export async function startServerProcess(options: ServerProcessOptions): Promise
   const entry = options.bundled ? [BUNDLE] : ['--import', 'tsx', join(root, 'lib/local/main.ts')];
   const child = spawn(
     process.execPath,
-    [...nodeArgs, ...entry, '--port', '0', '--username', options.username, '--password', options.password],
-    { cwd: root, env: { ...process.env, ...options.env }, stdio: ['ignore', 'pipe', 'inherit'] },
+    [...nodeArgs, ...entry, '--port', '0', '--username', options.username],
+    // The password through the environment: the server takes none on its command line, where ps shows it.
+    {
+      cwd: root,
+      env: { ...process.env, ...options.env, FILESERVER_PASSWORD: options.password },
+      stdio: ['ignore', 'pipe', 'inherit'],
+    },
   );
   const { url, storage } = await startupLines(child);
   // Keep draining stdout: a full pipe would block the server's (synchronous) log writes.

@@ -12,9 +12,10 @@ const serve: RouteMethod = async (request) => {
   // Usually the archiver has built it already; a worker may ask within milliseconds of the upload, though. The
   // archive is looked at with the very request that serves it (a HEAD, or a GET of the first bytes), whose metadata
   // says whether it is current: two S3 requests for a current archive, the manifest and the archive.
-  const { archiveLayout, onDemandBuildMaxBytes } = config();
+  const { archiveLayout, onDemandBuildMaxBytes, onDemandBuildMaxFiles } = config();
   const { outcome, archive } = await bringArchiveUpToDate(id, archiveLayout, {
     maxBuildBytes: onDemandBuildMaxBytes,
+    maxBuildFiles: onDemandBuildMaxFiles,
     look: (key) => readForServe(request.method, key),
     release: discardRead,
   });

@@ -1,11 +1,17 @@
-/** GET / (PROTOCOL.md §2): service, version, and whether storage answers; 503 when it does not (health checks). */
+/**
+ * GET / (PROTOCOL.md §2): service, version, and whether storage answers; 503 when it does not (health checks), with
+ * `Retry-After` as every other 503 of the service (RFC 9110 §10.2.3).
+ */
 import { httpHandler } from '../lib/handler';
 import { json } from '../lib/http';
 import { status } from '../lib/status';
 
+/** What a storage outage answers elsewhere too (lib/errors.ts `ServiceUnavailableError`). */
+const RETRY_AFTER_SECONDS = '1';
+
 export const handler = httpHandler('status', {
   GET: async () => {
     const answer = await status();
-    return json(answer.storage.reachable ? 200 : 503, answer);
+    return answer.storage.reachable ? json(200, answer) : json(503, answer, { 'Retry-After': RETRY_AFTER_SECONDS });
   },
 });

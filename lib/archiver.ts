@@ -33,6 +33,8 @@ export async function archiveCurrentManifest(
      * (15 minutes) is building it already, and a second build would only race it and leave a dead upload behind.
      */
     maxBuildBytes?: number;
+    /** Build only submissions of up to this many files (each is one S3 read); more answer 503 `archive-pending`. */
+    maxBuildFiles?: number;
   } = {},
 ): Promise<ArchiveOutcome> {
   return (await bringArchiveUpToDate(id, layout, { ...options, look: headObject })).outcome;
@@ -48,6 +50,7 @@ export async function bringArchiveUpToDate<T extends ObjectInfo>(
   layout: ArchiveLayout,
   options: {
     maxBuildBytes?: number;
+    maxBuildFiles?: number;
     look: (key: string) => Promise<T | undefined>;
     /** Releases what `look` answered when it is not used (an open body). */
     release?: (found: T) => void;
@@ -65,11 +68,14 @@ export async function bringArchiveUpToDate<T extends ObjectInfo>(
     if (isCurrent(archive, manifest, layout)) return { outcome, archive };
     if (archive) options.release?.(archive);
     const bytes = manifest.files.reduce((sum, file) => sum + file.size, 0);
-    if (options.maxBuildBytes !== undefined && bytes > options.maxBuildBytes) {
+    const tooLarge = options.maxBuildBytes !== undefined && bytes > options.maxBuildBytes;
+    const tooMany = options.maxBuildFiles !== undefined && manifest.files.length > options.maxBuildFiles;
+    if (tooLarge || tooMany) {
       await retriggerIfStale(stored);
       const pending = new ServiceUnavailableError(
         'archive-pending',
-        `The archive of submission ${id} (${bytes} bytes of files) is being built; retry in a few seconds.`,
+        `The archive of submission ${id} (${manifest.files.length} files, ${bytes} bytes) is being built; retry in ` +
+          'a few seconds.',
       );
       pending.headers['Retry-After'] = '5';
       throw pending;

@@ -31,7 +31,7 @@ export function checkBasicAuth(authorization: string | undefined, expected: Cred
   if (!authorization) throw new UnauthorizedError('This fileserver requires HTTP Basic credentials.');
   const match = /^Basic[ ]+([A-Za-z0-9+/=]+)[ ]*$/i.exec(authorization);
   if (!match?.[1]) throw new UnauthorizedError('Only HTTP Basic credentials are accepted here.');
-  const decoded = Buffer.from(match[1], 'base64').toString('utf8');
+  const decoded = decodeStrictly(match[1]);
   const colon = decoded.indexOf(':');
   const digests = expectedDigests(expected);
   // Both comparisons always run, so the time taken does not tell which part was wrong.
@@ -63,4 +63,16 @@ function digest(value: string): Buffer {
 /** Constant-time equality that does not leak the length either: both sides are compared as 32-byte digests. */
 function sameSecret(given: string, expectedDigest: Buffer): boolean {
   return timingSafeEqual(digest(given), expectedDigest);
+}
+
+/**
+ * RFC 7617 §2: the token is the base64 (RFC 4648 §4) of `user-id:password`. Node's decoder stops at the padding and
+ * skips what it cannot read, so `<token>AAAA` would decode as `<token>`; only the canonical encoding is taken here
+ * (padded, zero padding bits, nothing after the padding: RFC 4648 §3.3, §3.5), and anything else is
+ * credentials that are not valid.
+ */
+function decodeStrictly(token: string): string {
+  const bytes = Buffer.from(token, 'base64');
+  if (bytes.toString('base64') !== token) throw new UnauthorizedError('The credentials are not valid base64.');
+  return bytes.toString('utf8');
 }

@@ -2,6 +2,8 @@
  * Configuration from the environment, read once per function instance (STYLE.md 10). A missing or malformed
  * required value fails at cold start, not in the middle of a request.
  */
+import { MAX_INLINE_BYTES } from './lambda-limits';
+
 export type ArchiveLayout = 'prefixed' | 'flat';
 
 export interface Config {
@@ -21,7 +23,8 @@ export interface Config {
   credentials: { username: string; password: string } | undefined;
   /**
    * PROTOCOL.md §7: a Lambda answer carries at most 6 MB, base64 grows binary by 4/3, so objects above this size are
-   * answered with a redirect to a presigned S3 URL instead of inline.
+   * answered with a redirect to a presigned S3 URL instead of inline. At most `MAX_INLINE_BYTES`: a larger inline
+   * answer could not be carried (API Gateway would answer 502).
    */
   inlineLimitBytes: number;
   /** Lifetime of presigned download and upload URLs. */
@@ -37,6 +40,18 @@ export interface Config {
    * built. 128 MiB builds in well under 29 s even at the 10 MB/s the local benchmark shows.
    */
   onDemandBuildMaxBytes: number;
+  /**
+   * The most files of a submission that GET of its archive builds on demand: each is one S3 read (8 at a time), and
+   * 1,000 take a few seconds, far within the 29 s; a submission of more files is left to the archiver (15 minutes),
+   * like a large one.
+   */
+  onDemandBuildMaxFiles: number;
+  /**
+   * The most files one submission holds, all its POSTs and completions together (docs/protocol.md, "Bounds and bad
+   * input"). At most 10,000, as many as one POST may carry; the manifest's own bound (lib/submission-bounds.ts)
+   * holds as well.
+   */
+  maxSubmissionFiles: number;
   /** Bytes of exercise files kept in memory per function instance; 0 turns the cache off. */
   exerciseCacheBytes: number;
   /**
@@ -62,14 +77,19 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     archiveLayout: oneOf(env, 'ARCHIVE_LAYOUT', ['prefixed', 'flat'] as const, 'prefixed'),
     credentialsParameter: env.CREDENTIALS_PARAMETER || undefined,
     credentials: username === '' ? undefined : { username, password },
-    inlineLimitBytes: positiveInt(env, 'INLINE_LIMIT_BYTES', 4 * 1024 * 1024),
+    inlineLimitBytes: boundedInt(env, 'INLINE_LIMIT_BYTES', 4 * 1024 * 1024, MAX_INLINE_BYTES),
     presignTtlSeconds: positiveInt(env, 'PRESIGN_TTL_SECONDS', 600),
     maxUploadBytes: boundedInt(env, 'MAX_UPLOAD_BYTES', 1024 * 1024 * 1024, S3_MAX_SINGLE_PUT_BYTES),
     onDemandBuildMaxBytes: positiveInt(env, 'ARCHIVE_ON_DEMAND_MAX_BYTES', 128 * 1024 * 1024),
+    onDemandBuildMaxFiles: positiveInt(env, 'ARCHIVE_ON_DEMAND_MAX_FILES', 1000),
+    maxSubmissionFiles: boundedInt(env, 'MAX_SUBMISSION_FILES', MAX_SUBMISSION_FILES, MAX_SUBMISSION_FILES),
     exerciseCacheBytes: nonNegativeInt(env, 'EXERCISE_CACHE_BYTES', 64 * 1024 * 1024),
     archiveInPostMaxBytes: nonNegativeInt(env, 'ARCHIVE_IN_POST_MAX_BYTES', 16 * 1024 * 1024),
   };
 }
+
+/** As many files as one multipart POST may carry (lib/multipart.ts). */
+const MAX_SUBMISSION_FILES = 10_000;
 
 /** S3 PutObject: one PUT uploads at most 5 GiB (larger objects need a multipart upload). */
 const S3_MAX_SINGLE_PUT_BYTES = 5 * 1024 * 1024 * 1024;

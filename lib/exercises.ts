@@ -5,6 +5,7 @@
 import { createHash } from 'node:crypto';
 import { type Readable, Transform, type TransformCallback } from 'node:stream';
 import { mapWithLimit } from './concurrency';
+import { dictionary } from './dictionary';
 import { publicPath, taskKey } from './keys';
 import { parseFileParts, rejectDuplicateFields } from './multipart';
 import { headObject, PreconditionFailed, putObject, uploadStream } from './storage';
@@ -30,7 +31,8 @@ export async function storeExerciseFiles(contentType: string | undefined, body: 
     if (await headObject(taskKey(file.sha1))) return; // stored already: the content behind a hash never changes
     await putExerciseFile(file.sha1, file.data);
   });
-  const files: Record<string, string> = {};
+  // Keyed by the client's field names, which may be `__proto__` or `toString` (lib/dictionary.ts).
+  const files = dictionary<string>();
   for (const file of hashed) files[file.field] = publicPath.exercise(file.sha1);
   return { result: 'OK', files };
 }

@@ -18,10 +18,14 @@ export type LambdaHttpHandler = (event: APIGatewayProxyEvent, context?: Context)
  */
 export function httpHandler(route: string, methods: Partial<Record<string, RouteMethod>>): LambdaHttpHandler {
   // HEAD wherever GET exists (RFC 9110 §9.3.2): a route without its own HEAD answers GET's headers, no body.
-  const all: Partial<Record<string, RouteMethod>> = { ...methods };
+  // A Map: the method is the client's word, and must not find Object.prototype's members.
+  const all = new Map<string, RouteMethod>();
+  for (const [name, run] of Object.entries(methods)) if (run) all.set(name, run);
   const get = methods.GET;
-  if (get && !all.HEAD) all.HEAD = async (request) => ({ ...(await get(request)), body: '', isBase64Encoded: false });
-  const allowed = Object.keys(all);
+  if (get && !all.has('HEAD')) {
+    all.set('HEAD', async (request) => ({ ...(await get(request)), body: '', isBase64Encoded: false }));
+  }
+  const allowed = [...all.keys()];
   return async (event, context) => {
     const started = Date.now();
     const requestId = context?.awsRequestId ?? event?.requestContext?.requestId;
@@ -34,7 +38,7 @@ export function httpHandler(route: string, methods: Partial<Record<string, Route
       }
       const request = toRequest(event);
       checkBasicAuth(request.header('authorization'), await expectedCredentials());
-      const run = all[request.method];
+      const run = all.get(request.method);
       if (!run) throw new MethodNotAllowedError(request.method, allowed);
       answer = await run(request);
     } catch (err) {

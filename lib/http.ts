@@ -4,6 +4,7 @@
  */
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
 import { config } from './config';
+import { dictionary } from './dictionary';
 import { NotFoundError } from './errors';
 import {
   checkPreconditions,
@@ -31,7 +32,7 @@ export function toRequest(event: APIGatewayProxyEvent): HttpRequest {
   for (const [name, value] of Object.entries(event.headers ?? {})) {
     if (value !== undefined) headers.set(name.toLowerCase(), value);
   }
-  const params: Record<string, string> = {};
+  const params = dictionary<string>();
   for (const [name, value] of Object.entries(event.pathParameters ?? {})) {
     if (value !== undefined) params[name] = value;
   }

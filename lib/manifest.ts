@@ -30,27 +30,55 @@ export function makeManifest(id: string, files: readonly ManifestFile[]): Manife
 
 /**
  * The files of a submission after a (re-)POST: the new files replace stored ones with the same path, others are
- * kept (PROTOCOL.md §3: "rebuilt when the id's files change"). A path that would be both a file and a folder
- * (`a` and `a/b`) cannot be unpacked, so it is refused.
+ * kept (PROTOCOL.md §3: "rebuilt when the id's files change"). Paths that the worker could not unpack side by side
+ * are refused (`rejectCollisions`).
  */
 export function mergeFiles(existing: readonly ManifestFile[], added: readonly ManifestFile[]): ManifestFile[] {
   const byPath = new Map<string, ManifestFile>();
   for (const file of existing) byPath.set(file.path, file);
   for (const file of added) byPath.set(file.path, file);
-  rejectFileFolderClashes([...byPath.keys()]);
+  rejectCollisions([...byPath.keys()], new Set(added.map((file) => file.path)));
   return [...byPath.values()].sort((a, b) => compareStrings(a.path, b.path));
 }
 
-/** Throws 400 if one path is also the folder of another (`a` and `a/b`), within `paths`. */
-export function rejectFileFolderClashes(paths: readonly string[]): void {
-  const files = new Set(paths);
+/**
+ * A path as a case-insensitive or normalising file system sees it (NTFS and APFS by default, and macOS's HFS+, which
+ * also stores names decomposed): Unicode NFC, case folded with the full mappings. Two paths with one folded form
+ * would unpack to one file on such a worker, so a submission holds at most one of them (docs/protocol.md, "Bounds
+ * and bad input"). Folding this widely (`ß` is `ss`) may refuse a pair some file system keeps apart; never the reverse.
+ */
+export function foldedPath(path: string): string {
+  return path.normalize('NFC').toUpperCase().toLowerCase().normalize('NFC');
+}
+
+/**
+ * Throws 400 `path-conflict` if two of `paths` are one file once folded (`A.txt` and `a.txt`, `é` composed and
+ * decomposed), or one is also the folder of another (`a` and `a/b`, or `A/b`): neither can be unpacked. A clash
+ * among stored paths alone (stored before this rule) is kept, so that such a submission can still be re-POSTed;
+ * `added` names the paths of this request.
+ */
+export function rejectCollisions(paths: readonly string[], added: ReadonlySet<string> = new Set(paths)): void {
+  const byFolded = new Map<string, string>();
+  const clash = (message: string): never => {
+    throw new BadRequestError('path-conflict', message);
+  };
   for (const path of paths) {
-    const segments = path.split('/');
+    const folded = foldedPath(path);
+    const other = byFolded.get(folded);
+    if (other !== undefined && (added.has(path) || added.has(other))) {
+      clash(
+        `${JSON.stringify(other)} and ${JSON.stringify(path)} differ only in case or Unicode normalisation, so they ` +
+          'would be one file where the worker unpacks them; send one of them.',
+      );
+    }
+    byFolded.set(folded, path);
+  }
+  for (const path of paths) {
+    const segments = foldedPath(path).split('/');
     for (let i = 1; i < segments.length; i++) {
-      const folder = segments.slice(0, i).join('/');
-      if (files.has(folder)) {
-        throw new BadRequestError(
-          'path-conflict',
+      const folder = byFolded.get(segments.slice(0, i).join('/'));
+      if (folder !== undefined && (added.has(path) || added.has(folder))) {
+        clash(
           `${JSON.stringify(folder)} would be both a file and the folder of ${JSON.stringify(path)} in this submission.`,
         );
       }

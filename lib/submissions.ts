@@ -26,11 +26,10 @@ import {
 } from './manifest';
 import { parseFileParts, rejectDuplicateFields } from './multipart';
 import { getObject, PreconditionFailed, putObject, readObjectBytes } from './storage';
+import { checkSubmissionBounds, MAX_MANIFEST_BYTES } from './submission-bounds';
 
 /** Parallel S3 writes per request: enough to hide latency, few enough to stay far below S3's per-prefix rates. */
 const WRITE_CONCURRENCY = 8;
-/** A manifest lists at most 10,000 files of ≤ 800-byte paths; anything larger is not one of ours. */
-const MAX_MANIFEST_BYTES = 16 * 1024 * 1024;
 
 export interface SubmissionAnswer {
   archive_path: string;
@@ -54,8 +53,10 @@ export async function storeSubmission(
   for (const part of parts) validateSubmissionPath(part.field);
 
   const previous = await readStoredManifest(id);
-  // Checked before any write: a re-POST that would clash with stored files changes nothing.
-  mergeFiles(
+  // Checked before any write: a re-POST that would clash with stored files, or take the submission past its bounds,
+  // changes nothing.
+  mergeWithinBounds(
+    id,
     previous?.manifest.files ?? [],
     parts.map((part) => ({ path: part.field, size: part.data.length, etag: '' })),
   );
@@ -116,6 +117,22 @@ async function archiveFromRequest(
   }
 }
 
+/**
+ * The files of submission `id` once `added` is merged over `existing`, if the result is still a valid submission:
+ * no two paths that collide where the worker unpacks them (400 `path-conflict`), and within the submission's bounds
+ * (413, lib/submission-bounds.ts). Every request that adds files checks this before it writes anything, and
+ * `commitManifest` again on every attempt, against the manifest it is about to replace.
+ */
+export function mergeWithinBounds(
+  id: string,
+  existing: readonly ManifestFile[],
+  added: readonly ManifestFile[],
+): ManifestFile[] {
+  const merged = mergeFiles(existing, added);
+  checkSubmissionBounds(id, merged);
+  return merged;
+}
+
 /** A manifest as stored: its content and the ETag of that version, for a conditional replacement. */
 export interface StoredManifest {
   manifest: Manifest;
@@ -135,7 +152,9 @@ const MANIFEST_WRITE_ATTEMPTS = 5;
  *
  * The write is conditional on the manifest read (`If-Match` its ETag, or `If-None-Match: *` for a first upload), so
  * two requests that complete at once (two batches of one large upload, two re-POSTs) cannot silently drop each
- * other's files: the one that loses re-reads the manifest, merges its files again, and writes once more.
+ * other's files: the one that loses re-reads the manifest, merges its files again, and writes once more. Each merge
+ * is checked (`mergeWithinBounds`), so two requests that each fit alone cannot together pass a bound: the loser is
+ * refused then. Its files stay behind under keys no manifest lists, invisible to the archive.
  */
 export async function commitManifest(
   id: string,
@@ -146,7 +165,7 @@ export async function commitManifest(
 ): Promise<SubmissionAnswer> {
   let current = previous;
   for (let attempt = 1; ; attempt++) {
-    const manifest = makeManifest(id, mergeFiles(current?.manifest.files ?? [], stored));
+    const manifest = makeManifest(id, mergeWithinBounds(id, current?.manifest.files ?? [], stored));
     await beforeWrite?.(manifest);
     try {
       await writeManifest(manifest, current);

@@ -14,6 +14,7 @@
  */
 import { mapWithLimit } from './concurrency';
 import { config } from './config';
+import { dictionary } from './dictionary';
 import { BadRequestError, NotFoundError, PayloadTooLargeError } from './errors';
 import {
   attachmentKey,
@@ -28,10 +29,16 @@ import {
   validateId,
   validateSubmissionPath,
 } from './keys';
-import { type Manifest, type ManifestFile, mergeFiles } from './manifest';
+import type { Manifest, ManifestFile } from './manifest';
 import { resultContentType } from './results';
 import { headObject, listObjects, type PresignedPut, presignPut } from './storage';
-import { commitManifest, readManifest, readStoredManifest, type SubmissionAnswer } from './submissions';
+import {
+  commitManifest,
+  mergeWithinBounds,
+  readManifest,
+  readStoredManifest,
+  type SubmissionAnswer,
+} from './submissions';
 
 /**
  * Files per request of a submission: each URL is about 700 bytes of JSON, so 1,000 keep the answer far below
@@ -177,7 +184,7 @@ async function grantSubmission(id: string, files: Map<string, number>): Promise<
   // Refused before any URL is issued: what could never be completed.
   checkMerge(id, previous, files);
   const uploadId = newRevision();
-  const grants: Record<string, UploadGrant> = {};
+  const grants = dictionary<UploadGrant>();
   for (const [path, size] of files) {
     grants[path] = grant(await presignPut(revisionFileKey(id, uploadId, path), { size, createOnly: true }));
   }
@@ -248,22 +255,15 @@ async function storedFilesOfGrant(
 }
 
 /**
- * The files merged into the stored submission must still be a valid submission: no path both a file and a folder,
- * and a total within `MAX_UPLOAD_BYTES` (the bound is per submission, not per request).
+ * The files merged into the stored submission must still be a valid submission (`mergeWithinBounds`): no colliding
+ * paths, and within the bounds of one submission (the total bound is per submission, not per request).
  */
 function checkMerge(id: string, previous: Manifest | undefined, files: Map<string, number>): void {
-  const merged = mergeFiles(
+  mergeWithinBounds(
+    id,
     previous?.files ?? [],
     [...files].map(([path, size]) => ({ path, size, etag: '' })),
   );
-  const total = merged.reduce((sum, file) => sum + file.size, 0);
-  const { maxUploadBytes } = config();
-  if (total > maxUploadBytes) {
-    throw new PayloadTooLargeError(
-      'upload-too-large',
-      `Submission ${id} would hold ${total} bytes; this fileserver accepts at most ${maxUploadBytes} bytes per submission.`,
-    );
-  }
 }
 
 function grant(put: PresignedPut): UploadGrant {
@@ -280,7 +280,8 @@ function parseJsonObject(body: Buffer): Record<string, unknown> {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
     throw new BadRequestError('bad-json', 'The request body must be a JSON object, e.g. {"size": 123456}.');
   }
-  return value as Record<string, unknown>;
+  // Own keys only: a request's `{"__proto__": …}` is a key like any other, and no member of Object.prototype is read.
+  return Object.assign(dictionary<unknown>(), value);
 }
 
 /** A declared size in bytes: a whole number, at most the configured maximum (413 before any URL is issued). */

@@ -1,6 +1,7 @@
 /**
  * `npm start`: the fileserver on http://127.0.0.1:9999 over embedded storage (or the S3 endpoint in S3_ENDPOINT).
  */
+import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { loadConfig } from '../config';
 import { startLocalStack } from './stack';
@@ -11,9 +12,12 @@ const usage = `Usage: npm start -- [options]
   --host ADDR         address to listen on (default 127.0.0.1)
   --directory DIR     keep the embedded storage in DIR across runs (default: a temporary folder, deleted on exit)
   --layout L          archive layout: prefixed (default, workers up to v1.6) or flat (v1.7 and later)
-  --username U        require HTTP Basic credentials U / P (default: no auth)
-  --password P
+  --username U        require HTTP Basic credentials: user U, and the password from FILESERVER_PASSWORD
+                      or from --password-file (default: no auth)
+  --password-file F   read the password from the file F (its first line)
   --help
+
+The password is never taken on the command line, where ps and npm show it.
 
 Environment: S3_ENDPOINT (+ BUCKET, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_REGION) to use another
 S3-compatible server instead of the embedded one; ARCHIVE_LAYOUT, FILESERVER_USERNAME, FILESERVER_PASSWORD,
@@ -27,7 +31,9 @@ async function main(): Promise<void> {
       directory: { type: 'string' },
       layout: { type: 'string' },
       username: { type: 'string' },
+      // Declared only to refuse it by name, without echoing its value.
       password: { type: 'string' },
+      'password-file': { type: 'string' },
       help: { type: 'boolean', default: false },
     },
   });
@@ -40,7 +46,12 @@ async function main(): Promise<void> {
     throw new Error(`--port must be 0–65535, not ${values.port}`);
   if (values.layout !== undefined) process.env.ARCHIVE_LAYOUT = values.layout;
   if (values.username !== undefined) process.env.FILESERVER_USERNAME = values.username;
-  if (values.password !== undefined) process.env.FILESERVER_PASSWORD = values.password;
+  if (values.password !== undefined) {
+    throw new Error(
+      '--password is not taken on the command line, where ps and npm show it: set FILESERVER_PASSWORD or --password-file FILE.',
+    );
+  }
+  if (values['password-file'] !== undefined) process.env.FILESERVER_PASSWORD = readPassword(values['password-file']);
 
   const stack = await startLocalStack({ host: values.host, port, directory: values.directory });
   try {
@@ -71,6 +82,19 @@ async function main(): Promise<void> {
   };
   process.on('SIGINT', () => stop('SIGINT'));
   process.on('SIGTERM', () => stop('SIGTERM'));
+}
+
+/** The first line of `file`, without its line ending; the error names the file, never its content. */
+function readPassword(file: string): string {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new Error(`--password-file ${file} cannot be read: ${(err as NodeJS.ErrnoException).code ?? 'error'}.`);
+  }
+  const password = text.split(/\r?\n/, 1)[0] ?? '';
+  if (password === '') throw new Error(`--password-file ${file} holds no password on its first line.`);
+  return password;
 }
 
 main().catch((err: unknown) => {

@@ -5,6 +5,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { parse } from 'yaml';
+import { dictionary } from '../dictionary';
 
 export interface Route {
   /** The resource path as API Gateway names it, e.g. `/submissions/{id+}`. */
@@ -77,7 +78,7 @@ export function matchRoute(routes: readonly Route[], rawPath: string): RouteMatc
 }
 
 function matchSegments(pattern: readonly Segment[], parts: readonly string[]): Record<string, string> | undefined {
-  const params: Record<string, string> = {};
+  const params = dictionary<string>();
   for (let i = 0; i < pattern.length; i++) {
     const segment = pattern[i] as Segment;
     if (segment.kind === 'greedy') {

@@ -4,11 +4,27 @@
  * its answer back, with AWS's body caps.
  */
 import { randomUUID } from 'node:crypto';
-import { createServer, type IncomingMessage, maxHeaderSize, type Server, type ServerResponse } from 'node:http';
+import {
+  createServer,
+  type IncomingMessage,
+  maxHeaderSize,
+  type Server,
+  type ServerResponse,
+  STATUS_CODES,
+} from 'node:http';
+import type { Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
+import { dictionary } from '../dictionary';
 import type { LambdaHttpHandler } from '../handler';
 import { describeError, log } from '../log';
-import { API_GATEWAY_MAX_BODY_BYTES, LAMBDA_MAX_PAYLOAD_BYTES, TOO_LARGE_MESSAGE } from './limits';
+import {
+  API_GATEWAY_MAX_BODY_BYTES,
+  LAMBDA_MAX_PAYLOAD_BYTES,
+  MAX_BODY_BYTES_THROUGH_LAMBDA,
+  RESULT_TOO_LARGE_MESSAGE,
+  TOO_LARGE_MESSAGE,
+} from './limits';
 import { matchRoute, type Route } from './routes';
 
 export interface LocalServerOptions {
@@ -29,6 +45,13 @@ export const REQUEST_TIMEOUT_MS = 30_000;
 
 class BodyTooLarge extends Error {}
 
+/** Node's own answers to a client error (lib `_http_server.js`): headers too large, too slow, or unparsable. */
+const CLIENT_ERROR_STATUS = new Map([
+  ['HPE_HEADER_OVERFLOW', 431],
+  ['ERR_HTTP_REQUEST_TIMEOUT', 408],
+  ['HPE_CHUNK_EXTENSIONS_OVERFLOW', 413],
+]);
+
 export function createLocalServer(options: LocalServerOptions): Server {
   for (const route of options.routes) {
     if (!options.handlers[route.handler]) {
@@ -45,49 +68,109 @@ export function createLocalServer(options: LocalServerOptions): Server {
   const server = createServer(serverOptions, (req, res) => {
     handle(options, req, res).catch((err: unknown) => {
       log('error', 'local server failure', describeError(err));
-      if (!res.headersSent) sendJson(res, 500, errorBody('local-server', 'The local server failed; see its log.'));
+      if (!res.headersSent) answerItself(req, res, 500, 'local-server', 'The local server failed; see its log.');
       else res.destroy();
     });
+  });
+  // Node answers a request it cannot parse or that runs out of time (400, 408, 431) without a handler; the same
+  // answers as its default, with a log line for each.
+  server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => {
+    const status = CLIENT_ERROR_STATUS.get(err.code ?? '') ?? 400;
+    if (err.code !== 'ECONNRESET' && socket.writable && (socket as Socket).bytesWritten === 0) {
+      log('info', 'request', { route: 'local-server', status, code: err.code ?? 'bad-request' });
+      socket.write(`HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nConnection: close\r\n\r\n`);
+    }
+    socket.destroy();
   });
   // Expect: 100-continue (the worker's result PUT): refuse an oversized body before the client sends it,
   // otherwise let it go on at once, so the upload does not stall.
   server.on('checkContinue', (req: IncomingMessage, res: ServerResponse) => {
-    if (declaredLength(req) > API_GATEWAY_MAX_BODY_BYTES) {
-      sendJson(res, 413, errorBody('payload-too-large', TOO_LARGE_MESSAGE), true);
-      return;
-    }
+    if (refuseDeclaredTooLarge(options, req, res)) return;
     res.writeContinue();
     server.emit('request', req, res);
   });
   return server;
 }
 
+/**
+ * A body that cannot fit is refused from its declared `Content-Length`, before it is read (and, after
+ * `Expect: 100-continue`, before it is sent): above 10 MB API Gateway refuses it, and above 4.5 MiB its base64 alone
+ * is larger than the Lambda payload. Whether a smaller body fits is known once the event is built.
+ */
+function refuseDeclaredTooLarge(options: LocalServerOptions, req: IncomingMessage, res: ServerResponse): boolean {
+  const declared = declaredLength(req);
+  if (declared <= MAX_BODY_BYTES_THROUGH_LAMBDA) return false;
+  const { code, message } = tooLarge(options, req);
+  answerItself(req, res, 413, code, message, true);
+  return true;
+}
+
+/** The 413 for `req`: a worker's result PUT gets its own, naming the bound it must stay below. */
+function tooLarge(options: LocalServerOptions, req: IncomingMessage): { code: string; message: string } {
+  const match = matchRoute(options.routes, pathOf(req.url ?? '/'));
+  if (req.method === 'PUT' && match?.route.resource === '/results/{name+}') {
+    return { code: 'result-too-large', message: RESULT_TOO_LARGE_MESSAGE };
+  }
+  return { code: 'payload-too-large', message: TOO_LARGE_MESSAGE };
+}
+
+function pathOf(url: string): string {
+  const queryAt = url.indexOf('?');
+  return queryAt < 0 ? url : url.slice(0, queryAt);
+}
+
+/**
+ * An answer the local server gives itself, as API Gateway would, without calling a handler: logged as a handler's
+ * answer is (lib/handler.ts), with the path but never the query (which could carry a presigned signature).
+ */
+function answerItself(
+  req: IncomingMessage,
+  res: ServerResponse,
+  status: number,
+  code: string,
+  message: string,
+  closeConnection = false,
+): void {
+  logOwnAnswer(req, status, code);
+  sendJson(res, status, errorBody(code, message), closeConnection);
+}
+
+function logOwnAnswer(req: IncomingMessage, status: number, code: string): void {
+  log(status >= 500 ? 'error' : 'info', 'request', {
+    route: 'local-server',
+    method: req.method,
+    path: pathOf(req.url ?? '/').slice(0, 200),
+    status,
+    code,
+    declaredBytes: declaredLength(req),
+  });
+}
+
 async function handle(options: LocalServerOptions, req: IncomingMessage, res: ServerResponse): Promise<void> {
   const url = req.url ?? '/';
   const queryAt = url.indexOf('?');
-  const rawPath = queryAt < 0 ? url : url.slice(0, queryAt);
+  const rawPath = pathOf(url);
   const match = matchRoute(options.routes, rawPath);
   if (!match || (match.route.method !== 'ANY' && match.route.method !== req.method)) {
     req.resume();
-    sendJson(res, 404, errorBody('no-such-route', `There is no route ${rawPath}.`));
+    answerItself(req, res, 404, 'no-such-route', `There is no route ${rawPath}.`);
     return;
   }
-  if (declaredLength(req) > API_GATEWAY_MAX_BODY_BYTES) {
-    sendJson(res, 413, errorBody('payload-too-large', TOO_LARGE_MESSAGE), true);
-    return;
-  }
+  if (refuseDeclaredTooLarge(options, req, res)) return;
   let body: Buffer;
   try {
     body = await readBody(req, API_GATEWAY_MAX_BODY_BYTES);
   } catch (err) {
     if (!(err instanceof BodyTooLarge)) throw err;
-    sendJson(res, 413, errorBody('payload-too-large', TOO_LARGE_MESSAGE), true);
+    const { code, message } = tooLarge(options, req);
+    answerItself(req, res, 413, code, message, true);
     return;
   }
   const event = toEvent(req, rawPath, queryAt < 0 ? '' : url.slice(queryAt + 1), body, match, options.stage ?? 'local');
   const mayExceed = EVENT_BOUND_WITHOUT_BODY + (event.body?.length ?? 0) > LAMBDA_MAX_PAYLOAD_BYTES;
   if (mayExceed && payloadBytes(event) > LAMBDA_MAX_PAYLOAD_BYTES) {
-    sendJson(res, 413, errorBody('payload-too-large', TOO_LARGE_MESSAGE));
+    const { code, message } = tooLarge(options, req);
+    answerItself(req, res, 413, code, message);
     return;
   }
   const handler = options.handlers[match.route.handler] as LambdaHttpHandler;
@@ -97,12 +180,14 @@ async function handle(options: LocalServerOptions, req: IncomingMessage, res: Se
   } catch (err) {
     // What API Gateway answers when the integration fails.
     log('error', 'handler threw', describeError(err));
+    logOwnAnswer(req, 502, 'handler-threw');
     sendJson(res, 502, { message: 'Internal server error' });
     return;
   }
   const answerBytes = payloadBytes(answer);
   if (answerBytes > LAMBDA_MAX_PAYLOAD_BYTES) {
     log('error', 'answer exceeds the Lambda payload limit', { bytes: answerBytes });
+    logOwnAnswer(req, 502, 'answer-too-large');
     sendJson(res, 502, { message: 'Internal server error' });
     return;
   }
@@ -117,16 +202,18 @@ function toEvent(
   match: NonNullable<ReturnType<typeof matchRoute>>,
   stage: string,
 ): APIGatewayProxyEvent {
-  const headers: Record<string, string> = {};
-  const multiValueHeaders: Record<string, string[]> = {};
+  // Keyed by the client's header and query names, which may be `valueOf` or `__proto__` (lib/dictionary.ts); API
+  // Gateway's events are parsed JSON, where such a key is a key like any other.
+  const headers = dictionary<string>();
+  const multiValueHeaders = dictionary<string[]>();
   for (let i = 0; i + 1 < req.rawHeaders.length; i += 2) {
     const name = req.rawHeaders[i] as string;
     const value = req.rawHeaders[i + 1] as string;
     headers[name] = value;
     multiValueHeaders[name] = [...(multiValueHeaders[name] ?? []), value];
   }
-  const queryStringParameters: Record<string, string> = {};
-  const multiValueQueryStringParameters: Record<string, string[]> = {};
+  const queryStringParameters = dictionary<string>();
+  const multiValueQueryStringParameters = dictionary<string[]>();
   for (const [name, value] of new URLSearchParams(query)) {
     queryStringParameters[name] = value;
     multiValueQueryStringParameters[name] = [...(multiValueQueryStringParameters[name] ?? []), value];
@@ -217,7 +304,7 @@ function lambdaContext(functionName: string): Context {
 
 function writeAnswer(req: IncomingMessage, res: ServerResponse, answer: APIGatewayProxyResult): void {
   const body = answer.isBase64Encoded ? Buffer.from(answer.body, 'base64') : Buffer.from(answer.body ?? '', 'utf8');
-  const headers: Record<string, string | string[]> = {};
+  const headers = dictionary<string | string[]>();
   for (const [name, value] of Object.entries(answer.headers ?? {})) headers[name] = String(value);
   for (const [name, values] of Object.entries(answer.multiValueHeaders ?? {})) headers[name] = values.map(String);
   // HEAD keeps the handler's Content-Length (GET's length). A 304 has no content, and a Content-Length on it must
@@ -233,6 +320,7 @@ function writeAnswer(req: IncomingMessage, res: ServerResponse, answer: APIGatew
 
 function declaredLength(req: IncomingMessage): number {
   const value = req.headers['content-length'];
+  // Node has already refused a Content-Length that is not a number (400).
   return value === undefined ? 0 : Number(value);
 }
 

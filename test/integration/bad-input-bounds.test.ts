@@ -157,7 +157,14 @@ describe('finding 3: names of Object.prototype are names like the others', () =>
   });
 
   it('as submission paths (multipart and the large-upload route), each is stored and archived', async () => {
-    expect((await post('/submissions/proto', names.map((name) => file(name, name)))).status).toBe(200);
+    expect(
+      (
+        await post(
+          '/submissions/proto',
+          names.map((name) => file(name, name)),
+        )
+      ).status,
+    ).toBe(200);
     expect((await archiveEntries('proto')).sort()).toEqual(names.map((name) => `proto/${name}`).sort());
 
     const declared = Object.fromEntries(names.map((name) => [`up/${name}`, 1]));
@@ -174,7 +181,11 @@ describe('finding 3: names of Object.prototype are names like the others', () =>
         expect((await putToPresignedUrl(urls[path] as UploadGrant, Buffer.from('z'))).status).toBe(200);
       }
       expect((await ask(`submissions/${id}/complete`, { upload_id, files })).status).toBe(200);
-      expect((await archiveEntries(id)).sort()).toEqual(Object.keys(files).map((path) => `${id}/${path}`).sort());
+      expect((await archiveEntries(id)).sort()).toEqual(
+        Object.keys(files)
+          .map((path) => `${id}/${path}`)
+          .sort(),
+      );
     }
   });
 });
@@ -249,7 +260,12 @@ describe('finding 5: paths that collide on a case-insensitive or normalising fil
     ['Dir/x.c and dir/x.c', ['Dir/x.c', 'dir/x.c']],
     ['a file and a folder that differ in case', ['lib', 'LIB/x.c']],
   ])('one POST with %s is refused (400 path-conflict)', async (_what, paths) => {
-    await refused(400, 'path-conflict', () => post('/submissions/clash', paths.map((path) => file(path, 'x'))));
+    await refused(400, 'path-conflict', () =>
+      post(
+        '/submissions/clash',
+        paths.map((path) => file(path, 'x')),
+      ),
+    );
     await refused(400, 'path-conflict', () =>
       ask('submissions/clash', { files: Object.fromEntries(paths.map((path) => [path, 1])) }),
     );
