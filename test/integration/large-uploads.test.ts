@@ -502,8 +502,11 @@ describe('413 on the normal routes names the large-upload route', () => {
     expect(answer.status).toBe(413);
     expect(answer.headers['content-type']).toBe('application/json');
     const { error } = answer.json<{ error: { code: string; message: string } }>();
-    expect(error.code).toBe('payload-too-large');
-    expect(error.message).toContain('/uploads/');
+    // A result PUT has its own code, naming the bound a worker must keep to (docs/protocol.md, "Worker results"); a
+    // client other than a worker can use the large-upload route, which the message names too.
+    expect(error.code).toBe('result-too-large');
+    expect(error.message).toContain('4718592 bytes');
+    expect(error.message).toContain('/uploads/results/');
     expect(await stack.exists(`results/${name}`)).toBe(false);
   });
 });

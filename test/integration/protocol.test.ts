@@ -355,12 +355,12 @@ describe('bad input: a clear 4xx and storage unchanged', () => {
   it('a body over the 10 MB API Gateway cap → 413 before it is read', async () => {
     const answer = await send(stack.url, 'PUT', '/results/big.zip', { body: Buffer.alloc(10 * 1024 * 1024 + 1) });
     expect(answer.status).toBe(413);
-    expect(answer.json()).toMatchObject({ error: { code: 'payload-too-large' } });
+    expect(answer.json()).toMatchObject({ error: { code: 'result-too-large' } });
   });
 
   it('a body whose base64 form exceeds the 6 MB Lambda payload → 413', async () => {
     const answer = await send(stack.url, 'PUT', '/results/big.zip', { body: Buffer.alloc(5 * 1024 * 1024) });
     expect(answer.status).toBe(413);
-    expect(answer.json()).toMatchObject({ error: { code: 'payload-too-large' } });
+    expect(answer.json()).toMatchObject({ error: { code: 'result-too-large' } });
   });
 });
