@@ -37,7 +37,8 @@ export function mergeFiles(existing: readonly ManifestFile[], added: readonly Ma
   const byPath = new Map<string, ManifestFile>();
   for (const file of existing) byPath.set(file.path, file);
   for (const file of added) byPath.set(file.path, file);
-  rejectCollisions([...byPath.keys()], new Set(added.map((file) => file.path)));
+  const stored = new Set(existing.map((file) => file.path));
+  rejectCollisions([...byPath.keys()], new Set(added.map((file) => file.path).filter((path) => !stored.has(path))));
   return [...byPath.values()].sort((a, b) => compareStrings(a.path, b.path));
 }
 
@@ -53,9 +54,9 @@ export function foldedPath(path: string): string {
 
 /**
  * Throws 400 `path-conflict` if two of `paths` are one file once folded (`A.txt` and `a.txt`, `é` composed and
- * decomposed), or one is also the folder of another (`a` and `a/b`, or `A/b`): neither can be unpacked. A clash
- * among stored paths alone (stored before this rule) is kept, so that such a submission can still be re-POSTed;
- * `added` names the paths of this request.
+ * decomposed), or one is also the folder of another (`a` and `a/b`, or `A/b`): neither can be unpacked. Only a
+ * clash that involves a path in `added` (the paths new to the submission) is refused: a pair stored before this rule
+ * is kept, so that such a submission can still be re-POSTed, its files replaced in their own spelling.
  */
 export function rejectCollisions(paths: readonly string[], added: ReadonlySet<string> = new Set(paths)): void {
   const byFolded = new Map<string, string>();

@@ -151,3 +151,29 @@ describe('parseManifest', () => {
     expect(() => parseManifest(text, 's1')).toThrow(/path/);
   });
 });
+
+describe('mergeFiles: paths that would be one file where the worker unpacks them', () => {
+  it.each([
+    ['case', 'A.txt', 'a.txt'],
+    ['NFC and NFD', '\u00e9.txt', 'e\u0301.txt'],
+    ['full case folding', 'stra\u00dfe.c', 'STRASSE.C'],
+    ['a folder in another case', 'Src/x.c', 'src/x.c'],
+    ['a file and a folder in another case', 'lib', 'LIB/x.c'],
+  ])('refuses %s: %j against %j, in one request and against the stored files', (_what, first, second) => {
+    expectConflict(() => mergeFiles([], [f(first), f(second)]));
+    expectConflict(() => mergeFiles([f(first)], [f(second)]));
+    expectConflict(() => mergeFiles([f(second)], [f(first)]));
+  });
+
+  it('keeps files in folders that differ only in case, and replaces a path given in its own spelling', () => {
+    expect(paths(mergeFiles([f('Dir/x.c')], [f('dir/y.c')]))).toEqual(['Dir/x.c', 'dir/y.c']);
+    expect(mergeFiles([f('Main.c', '"old"')], [f('Main.c', '"new"')])).toEqual([f('Main.c', '"new"')]);
+  });
+
+  it('leaves a colliding pair stored before the rule alone, so that its submission can still be re-POSTed', () => {
+    const stored = [f('A.txt'), f('a.txt')];
+    expect(paths(mergeFiles(stored, [f('b.txt')]))).toEqual(['A.txt', 'a.txt', 'b.txt']);
+    expect(paths(mergeFiles(stored, [f('a.txt', '"new"')]))).toEqual(['A.txt', 'a.txt']);
+    expectConflict(() => mergeFiles(stored, [f('A.TXT')]));
+  });
+});
