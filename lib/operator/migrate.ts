@@ -12,7 +12,7 @@ import { createReadStream } from 'node:fs';
 import { lstat, readFile } from 'node:fs/promises';
 import { forEachWithLimit } from '../concurrency';
 import { config } from '../config';
-import { BadRequestError } from '../errors';
+import { HttpError } from '../errors';
 import { putExerciseFile, uploadExerciseFile } from '../exercises';
 import {
   attachmentKey,
@@ -25,10 +25,10 @@ import {
   validateId,
   validateSubmissionPath,
 } from '../keys';
-import { type ManifestFile, mergeFiles } from '../manifest';
+import type { ManifestFile } from '../manifest';
 import { resultContentType } from '../results';
 import { headObject, PreconditionFailed, putObject, UPLOAD_PART_SIZE, uploadStream } from '../storage';
-import { commitManifest, readStoredManifest } from '../submissions';
+import { commitManifest, mergeWithinBounds, readStoredManifest } from '../submissions';
 import { digestBytes, digestFile, type FileDigest, sameContent } from './digests';
 import type { CommandResult, Io, StopSignal } from './io';
 import { countFiles, type OldItem, type OldKind, oldItems, submissionFiles } from './old-layout';
@@ -334,21 +334,24 @@ async function migrateSubmission(item: OldItem, context: Context): Promise<Done>
       }
     }
     const previous = await readStoredManifest(id);
-    try {
-      mergeFiles(
-        previous?.manifest.files ?? [],
-        files.map((f) => ({ path: f.path, size: f.size, etag: '' })),
-      );
-    } catch (err) {
-      if (err instanceof BadRequestError) return refuse(err.code, err.message);
-      throw err;
-    }
     const total = files.reduce((sum, f) => sum + f.size, 0);
     if (total > config().maxUploadBytes) {
       return refuse(
         'too-large',
         `the submission holds ${total} bytes; this fileserver takes at most ${config().maxUploadBytes} (MAX_UPLOAD_BYTES)`,
       );
+    }
+    try {
+      // The rules of POST /submissions, with what the bucket already holds for the id: colliding paths, and the
+      // bounds of one submission (docs/protocol.md, "Bounds and bad input").
+      mergeWithinBounds(
+        id,
+        previous?.manifest.files ?? [],
+        files.map((f) => ({ path: f.path, size: f.size, etag: '' })),
+      );
+    } catch (err) {
+      if (err instanceof HttpError && err.statusCode < 500) return refuse(err.code, err.message);
+      throw err;
     }
 
     const listed = new Map(previous?.manifest.files.map((f) => [f.path, f]));
