@@ -244,6 +244,16 @@ describe('finding 4: the local server refuses a declared body over the limit bef
     });
   });
 
+  it("answers Node's own 431 as before (headers too large), with a log line", async () => {
+    const { result, lines } = await captureLogs(() =>
+      headOnly(`GET / HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(64 * 1024)}\r\n\r\n`),
+    );
+    expect((result as PromiseFulfilledResult<string>).value.split('\r\n')[0]).toBe(
+      'HTTP/1.1 431 Request Header Fields Too Large',
+    );
+    expect(lines).toContainEqual(expect.objectContaining({ message: 'request', status: 431 }));
+  });
+
   it('logs a line for its own 404', async () => {
     const { lines } = await captureLogs(() => request('GET', '/no/such/route'));
     expect(lines).toContainEqual(expect.objectContaining({ message: 'request', status: 404, method: 'GET' }));
