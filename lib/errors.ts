@@ -74,6 +74,17 @@ export class StorageUnavailableError extends ServiceUnavailableError {
   }
 }
 
+/**
+ * The store has no room for the write (the folder store's disk is full, `ENOSPC`/`EDQUOT`): RFC 4918 §11.5's 507,
+ * "unable to store the representation". Nothing of the write is visible; a retry after space is freed succeeds.
+ */
+export class InsufficientStorageError extends HttpError {
+  readonly statusCode = 507;
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('storage-full', message, options);
+  }
+}
+
 export interface ErrorAnswer {
   statusCode: number;
   headers: Record<string, string>;

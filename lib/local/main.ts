@@ -1,5 +1,6 @@
 /**
- * `npm start`: the fileserver on http://127.0.0.1:9999 over embedded storage (or the S3 endpoint in S3_ENDPOINT).
+ * `npm start`: the fileserver on http://127.0.0.1:9999 over the folder store (docs/embedded-store.md), or over the
+ * S3 endpoint in S3_ENDPOINT.
  */
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
@@ -10,7 +11,9 @@ const usage = `Usage: npm start -- [options]
 
   --port N            port to serve on (default 9999; 0 picks a free one)
   --host ADDR         address to listen on (default 127.0.0.1)
-  --directory DIR     keep the embedded storage in DIR across runs (default: a temporary folder, deleted on exit)
+  --directory DIR     keep the folder store in DIR across runs (default: a temporary folder, deleted on exit)
+  --fsync             flush every write to the disk before acknowledging it, so it also survives a power loss
+                      (a killed process loses nothing either way; docs/embedded-store.md)
   --layout L          archive layout: prefixed (default, workers up to v1.6) or flat (v1.7 and later)
   --username U        require HTTP Basic credentials: user U, and the password from FILESERVER_PASSWORD
                       or from --password-file (default: no auth)
@@ -19,8 +22,8 @@ const usage = `Usage: npm start -- [options]
 
 The password is never taken on the command line, where ps and npm show it.
 
-Environment: S3_ENDPOINT (+ BUCKET, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_REGION) to use another
-S3-compatible server instead of the embedded one; ARCHIVE_LAYOUT, FILESERVER_USERNAME, FILESERVER_PASSWORD,
+Environment: S3_ENDPOINT (+ BUCKET, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_REGION) to use an
+S3-compatible server instead of the folder store; ARCHIVE_LAYOUT, FILESERVER_USERNAME, FILESERVER_PASSWORD,
 INLINE_LIMIT_BYTES, PRESIGN_TTL_SECONDS, LOG_LEVEL (info, error, silent).`;
 
 async function main(): Promise<void> {
@@ -29,6 +32,7 @@ async function main(): Promise<void> {
       port: { type: 'string', default: '9999' },
       host: { type: 'string', default: '127.0.0.1' },
       directory: { type: 'string' },
+      fsync: { type: 'boolean', default: false },
       layout: { type: 'string' },
       username: { type: 'string' },
       // Declared only to refuse it by name, without echoing its value.
@@ -53,15 +57,16 @@ async function main(): Promise<void> {
   }
   if (values['password-file'] !== undefined) process.env.FILESERVER_PASSWORD = readPassword(values['password-file']);
 
-  const stack = await startLocalStack({ host: values.host, port, directory: values.directory });
+  const stack = await startLocalStack({ host: values.host, port, directory: values.directory, fsync: values.fsync });
   try {
     loadConfig(); // fail now, not at the first request, on a bad setting
   } catch (err) {
     await stack.close();
     throw err;
   }
-  const storage = stack.embedded
-    ? `embedded S3 at ${stack.s3Endpoint}, folder ${stack.directory}${values.directory ? '' : ' (deleted on exit)'}`
+  const storage = stack.folderStore
+    ? `folder store ${stack.directory}${values.directory ? '' : ' (deleted on exit)'}` +
+      `${values.fsync ? ', fsync on' : ''}`
     : `S3 endpoint ${stack.s3Endpoint}`;
   console.log(`ReCodEx fileserver listening on ${stack.url}`);
   console.log(`storage: bucket ${stack.bucket} on ${storage}`);

@@ -60,3 +60,36 @@ export function createS3EventDispatcher(
     },
   };
 }
+
+/**
+ * The notification record S3 sends for an object-created event (AWS S3 docs, "Event message structure", version
+ * 2.1), for the folder store's writes. The key is raw here; `dispatch` encodes it as S3 does.
+ */
+export function objectCreatedRecord(
+  bucket: string,
+  region: string,
+  event: { key: string; size: number; etag: string; eventName: string },
+): S3EventRecord {
+  const now = new Date();
+  return {
+    eventVersion: '2.1',
+    eventSource: 'aws:s3',
+    awsRegion: region,
+    eventTime: now.toISOString(),
+    eventName: event.eventName,
+    userIdentity: { principalId: 'local' },
+    requestParameters: { sourceIPAddress: '127.0.0.1' },
+    responseElements: { 'x-amz-request-id': 'local', 'x-amz-id-2': 'local' },
+    s3: {
+      s3SchemaVersion: '1.0',
+      configurationId: 'local-folder-store',
+      bucket: { name: bucket, ownerIdentity: { principalId: 'local' }, arn: `arn:aws:s3:::${bucket}` },
+      object: {
+        key: event.key,
+        size: event.size,
+        eTag: event.etag.replace(/"/g, ''),
+        sequencer: now.getTime().toString(16).toUpperCase().padStart(16, '0'),
+      },
+    },
+  };
+}

@@ -26,6 +26,7 @@ import {
   TOO_LARGE_MESSAGE,
 } from './limits';
 import { matchRoute, type Route } from './routes';
+import type { StoreEndpoint } from './store-endpoint';
 
 export interface LocalServerOptions {
   routes: readonly Route[];
@@ -33,6 +34,8 @@ export interface LocalServerOptions {
   stage?: string;
   /** How long a client may take to send a whole request (default `REQUEST_TIMEOUT_MS`). */
   requestTimeoutMs?: number;
+  /** The folder store's presigned URLs (`/<bucket>/…`), answered here as S3 would answer them. */
+  store?: StoreEndpoint;
 }
 
 /**
@@ -66,6 +69,11 @@ export function createLocalServer(options: LocalServerOptions): Server {
     connectionsCheckingInterval: Math.min(requestTimeout, 1_000),
   };
   const server = createServer(serverOptions, (req, res) => {
+    const store = options.store;
+    if (store?.owns(pathOf(req.url ?? '/'))) {
+      void store.handle(req, res);
+      return;
+    }
     handle(options, req, res).catch((err: unknown) => {
       log('error', 'local server failure', describeError(err));
       if (!res.headersSent) answerItself(req, res, 500, 'local-server', 'The local server failed; see its log.');
@@ -85,6 +93,12 @@ export function createLocalServer(options: LocalServerOptions): Server {
   // Expect: 100-continue (the worker's result PUT): refuse an oversized body before the client sends it,
   // otherwise let it go on at once, so the upload does not stall.
   server.on('checkContinue', (req: IncomingMessage, res: ServerResponse) => {
+    // A presigned PUT goes to the store, which takes up to 5 GiB, as S3 does.
+    if (options.store?.owns(pathOf(req.url ?? '/'))) {
+      res.writeContinue();
+      server.emit('request', req, res);
+      return;
+    }
     if (refuseDeclaredTooLarge(options, req, res)) return;
     res.writeContinue();
     server.emit('request', req, res);

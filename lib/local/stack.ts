@@ -1,38 +1,45 @@
 /**
- * Local mode in one call: the embedded S3 server (or any endpoint from the environment), and the local API Gateway
+ * Local mode in one call: the folder store (or the S3-compatible endpoint in S3_ENDPOINT), and the local API Gateway
  * stand-in running the handlers of `serverless.yml`. Used by `npm start` and by the integration tests.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import type { S3EventRecord } from 'aws-lambda';
 import { httpHandlers, s3Handlers } from '../../functions/index';
-import { EMBEDDED_S3_CREDENTIALS, type EmbeddedS3, startEmbeddedS3 } from './embedded-s3';
+import { FolderStore, type ObjectCreated } from '../folder-store/folder-store';
+import { useStore } from '../storage';
 import { loadRoutes, loadS3Triggers } from './routes';
-import { createS3EventDispatcher } from './s3-events';
+import { createS3EventDispatcher, objectCreatedRecord } from './s3-events';
 import { createLocalServer } from './server';
+import { storeEndpoint } from './store-endpoint';
 
 export const DEFAULT_BUCKET = 'recodex-fileserver';
 
 export interface LocalStackOptions {
   host?: string;
   port?: number;
-  /** Keep the embedded storage in this folder across runs; otherwise a temporary folder, deleted on close. */
+  /** Keep the folder store in this folder across runs; otherwise a temporary folder, deleted on close. */
   directory?: string;
+  /** Flush every write of the folder store to the disk before acknowledging it (docs/embedded-store.md). */
+  fsync?: boolean;
   /** Environment to read S3_ENDPOINT, BUCKET, credentials etc. from; written back for the handlers. */
   env?: NodeJS.ProcessEnv;
 }
 
 export interface LocalStack {
   url: string;
-  /** The S3 endpoint in use (embedded or configured). */
+  /**
+   * Where presigned URLs point: the local server itself for the folder store (it answers them), else the S3
+   * endpoint in use.
+   */
   s3Endpoint: string;
   bucket: string;
-  embedded: EmbeddedS3 | undefined;
+  /** The folder store, unless S3_ENDPOINT chose S3. */
+  folderStore: FolderStore | undefined;
   /** Resolves when every S3-triggered handler started so far has finished. */
   notificationsIdle(): Promise<void>;
-  /** Storage folder of the embedded server, if any. */
+  /** Folder of the folder store, if any. */
   directory: string | undefined;
   close(): Promise<void>;
 }
@@ -40,43 +47,64 @@ export interface LocalStack {
 export async function startLocalStack(options: LocalStackOptions = {}): Promise<LocalStack> {
   const env = options.env ?? process.env;
   const host = options.host ?? '127.0.0.1';
-  let embedded: EmbeddedS3 | undefined;
+  let folderStore: FolderStore | undefined;
   let directory: string | undefined;
   let temporary = false;
   env.BUCKET ||= DEFAULT_BUCKET;
+  env.AWS_REGION ||= 'us-east-1';
+  const bucket = env.BUCKET;
+  const serverlessYml = join(__dirname, '../../serverless.yml');
+  const routes = loadRoutes(serverlessYml);
   if (!env.S3_ENDPOINT) {
+    if (routes.some((route) => route.resource.split('/')[1] === bucket)) {
+      throw new Error(`BUCKET ${bucket} is the name of a route; the folder store serves /${bucket}/… itself.`);
+    }
     temporary = options.directory === undefined;
     directory = options.directory ? resolve(options.directory) : await mkdtemp(join(tmpdir(), 'recodex-fileserver-'));
-    embedded = await startEmbeddedS3({ directory, bucket: env.BUCKET, host });
-    env.S3_ENDPOINT = embedded.endpoint;
-    env.AWS_ACCESS_KEY_ID = EMBEDDED_S3_CREDENTIALS.accessKeyId;
-    env.AWS_SECRET_ACCESS_KEY = EMBEDDED_S3_CREDENTIALS.secretAccessKey;
+    folderStore = await FolderStore.open({ directory, bucket, fsync: options.fsync, region: env.AWS_REGION });
+    useStore(folderStore);
   }
-  env.AWS_REGION ||= 'us-east-1';
 
-  const serverlessYml = join(__dirname, '../../serverless.yml');
-  const server = createLocalServer({ routes: loadRoutes(serverlessYml), handlers: httpHandlers });
-  // S3 notifications (the archiver's trigger) come from the embedded server's events; another endpoint
+  const server = createLocalServer({
+    routes,
+    handlers: httpHandlers,
+    ...(folderStore ? { store: storeEndpoint(folderStore) } : {}),
+  });
+  // S3 notifications (the archiver's trigger) come from the folder store's object-created events; another endpoint
   // (LocalStack without Lambda) sends none, and archives are then built on their first GET.
   const notifications = createS3EventDispatcher(loadS3Triggers(serverlessYml), s3Handlers);
-  embedded?.server.on('event', (event: { Records?: S3EventRecord[] }) => notifications.dispatch(event));
-  await new Promise<void>((done, fail) => {
-    server.once('error', fail);
-    server.listen(options.port ?? 9999, host, () => done());
-  });
+  const region = env.AWS_REGION;
+  folderStore?.on('created', (event: ObjectCreated) =>
+    notifications.dispatch({ Records: [objectCreatedRecord(bucket, region, event)] }),
+  );
+  try {
+    await new Promise<void>((done, fail) => {
+      server.once('error', fail);
+      server.listen(options.port ?? 9999, host, () => done());
+    });
+  } catch (err) {
+    await folderStore?.close();
+    useStore(undefined);
+    throw err;
+  }
   const port = (server.address() as AddressInfo).port;
+  const url = `http://${host}:${port}`;
+  folderStore?.serveAt(url);
   return {
-    url: `http://${host}:${port}`,
-    s3Endpoint: env.S3_ENDPOINT,
-    bucket: env.BUCKET,
-    embedded,
+    url,
+    s3Endpoint: folderStore ? url : (env.S3_ENDPOINT as string),
+    bucket,
+    folderStore,
     directory,
     notificationsIdle: () => notifications.idle(),
     close: async () => {
       server.closeAllConnections();
       await new Promise<void>((done) => server.close(() => done()));
       await notifications.idle();
-      if (embedded) await embedded.close();
+      if (folderStore) {
+        await folderStore.close();
+        useStore(undefined);
+      }
       if (temporary && directory) await rm(directory, { recursive: true, force: true });
     },
   };

@@ -1,0 +1,550 @@
+/**
+ * The folder store: local mode's object store, one folder on one machine, behind the same contract as S3
+ * (lib/object-store.ts). What it guarantees and how is in docs/embedded-store.md; in short:
+ *
+ * - A write goes to a new file in `tmp/` (the bytes, then the metadata, lib/folder-store/object-file.ts) and is
+ *   renamed into place only once whole (POSIX rename(2) replaces the target atomically), so a reader sees the old
+ *   version or the new one and a process killed at any moment leaves every acknowledged write intact. With `fsync`,
+ *   file and folder are flushed before the write is acknowledged, which also survives a power loss.
+ * - A reader opens the file and keeps it open: a version renamed over it meanwhile does not change what it reads.
+ * - Create-only and `If-Match` writes check the stored version and rename while holding the key (lib/folder-store/
+ *   key-lock.ts); a lock file keeps a second process off the folder.
+ * - Every object-created write is announced (`created`), as S3 notifications announce it to the archiver.
+ * - Presigned URLs are SigV4, made and checked with the AWS SDK's own signer with this store's credentials
+ *   (lib/folder-store/presigned.ts); the local server answers them (lib/local/store-endpoint.ts).
+ * - The folder is mode 0700, its files 0600; nothing else serves it.
+ */
+import { createHash, randomBytes, randomUUID } from 'node:crypto';
+import { EventEmitter } from 'node:events';
+import type { Dirent } from 'node:fs';
+import {
+  chmod,
+  type FileHandle,
+  mkdir,
+  open,
+  readdir,
+  readFile,
+  rename,
+  rm,
+  unlink,
+  writeFile,
+} from 'node:fs/promises';
+import { dirname, join, relative, resolve, sep } from 'node:path';
+import { Readable } from 'node:stream';
+import { S3Client } from '@aws-sdk/client-s3';
+import { BadRequestError, StorageUnavailableError } from '../errors';
+import {
+  ChecksumMismatchError,
+  type GetOptions,
+  type ListedObject,
+  type ObjectInfo,
+  type ObjectStore,
+  type ObjectStream,
+  PreconditionFailed,
+  type PresignedPut,
+  type PresignGetOptions,
+  type PresignPutOptions,
+  type PutOptions,
+  type UploadStreamOptions,
+} from '../object-store';
+import { presignGetWith, presignPutWith } from '../s3-store';
+import { readSmall, TooLargeToReadError } from '../streams';
+import { errnoOf, translateFsError } from './fs-errors';
+import { KeyLocks } from './key-lock';
+import { isFolderName, keyOfPath, objectPath } from './key-path';
+import { CorruptObjectError, type ObjectMeta, readTrailer, trailer } from './object-file';
+
+export interface FolderStoreOptions {
+  directory: string;
+  /** The bucket name presigned URLs and notifications carry (the folder holds one bucket). */
+  bucket: string;
+  /** Flush every write (file and folder) to the disk before it is acknowledged: survives a power loss, costs time. */
+  fsync?: boolean;
+  region?: string;
+}
+
+export interface ObjectCreated {
+  key: string;
+  size: number;
+  etag: string;
+  /** As S3 names them: a single PUT, or a streamed (in S3: multipart) upload. */
+  eventName: 'ObjectCreated:Put' | 'ObjectCreated:CompleteMultipartUpload';
+}
+
+export interface StoreCredentials {
+  accessKeyId: string;
+  secretAccessKey: string;
+}
+
+/** An object opened for reading: its metadata, and streams of any range of the version that was opened. */
+export interface OpenObject {
+  info: ObjectInfo;
+  /** The bytes `start` to `end` inclusive; closes the file when done. */
+  stream(start: number, end: number): Readable;
+  close(): Promise<void>;
+}
+
+export interface StreamPutOptions extends PutOptions {
+  /** Refuse (and store nothing) unless the stream has exactly this many bytes: a presigned PUT's signed length. */
+  expectedSize?: number;
+}
+
+/** A body that ended before its declared length (S3's `IncompleteBody`). */
+export class IncompleteBodyError extends BadRequestError {
+  constructor(message: string) {
+    super('incomplete-body', message);
+  }
+}
+
+const MARKER = 'folder-store.json';
+const FORMAT = { format: 'recodex-fileserver folder store', version: 1 };
+const LOCK = 'lock';
+const CREDENTIALS = 'credentials.json';
+const ACCESS_KEY_ID = 'LOCALFOLDERSTORE';
+const DEFAULT_CONTENT_TYPE = 'application/octet-stream';
+
+export class FolderStore extends EventEmitter implements ObjectStore {
+  private readonly objects: string;
+  private readonly tmp: string;
+  private readonly locks = new KeyLocks();
+  private presigner: S3Client | undefined;
+  private closed = false;
+
+  private constructor(
+    readonly directory: string,
+    readonly bucket: string,
+    readonly credentials: StoreCredentials,
+    private readonly fsync: boolean,
+    readonly region: string,
+  ) {
+    super();
+    this.objects = join(directory, 'objects');
+    this.tmp = join(directory, 'tmp');
+  }
+
+  /**
+   * Opens (or creates) the store in `options.directory`: an empty or missing folder becomes a store; a folder that
+   * holds anything else is refused rather than mixed with. Temporary files of writes that a crash cut short are
+   * removed; every object renamed into place before the crash is there.
+   */
+  static async open(options: FolderStoreOptions): Promise<FolderStore> {
+    const root = resolve(options.directory);
+    await mkdir(root, { recursive: true, mode: 0o700 });
+    await chmod(root, 0o700);
+    const entries = await readdir(root);
+    if (!entries.includes(MARKER)) {
+      if (entries.length > 0) {
+        throw new Error(
+          `${root} is not empty and is not a folder store (no ${MARKER}); choose an empty or new folder. ` +
+            'Folders of the earlier embedded S3 server (s3rver) are not read.',
+        );
+      }
+      await writeFile(join(root, MARKER), `${JSON.stringify(FORMAT)}\n`, { mode: 0o600, flag: 'wx' });
+    } else {
+      const marker = JSON.parse(await readFile(join(root, MARKER), 'utf8')) as typeof FORMAT;
+      if (marker.format !== FORMAT.format || marker.version !== FORMAT.version) {
+        throw new Error(`${root} holds a folder store of another format (${JSON.stringify(marker)}).`);
+      }
+    }
+    await takeLock(join(root, LOCK));
+    try {
+      const credentials = await loadCredentials(join(root, CREDENTIALS));
+      await rm(join(root, 'tmp'), { recursive: true, force: true });
+      await mkdir(join(root, 'tmp'), { mode: 0o700 });
+      await mkdir(join(root, 'objects'), { recursive: true, mode: 0o700 });
+      await refuseCaseInsensitive(join(root, 'tmp'));
+      return new FolderStore(root, options.bucket, credentials, options.fsync ?? false, options.region ?? 'us-east-1');
+    } catch (err) {
+      await rm(join(root, LOCK), { force: true });
+      throw err;
+    }
+  }
+
+  /** Where presigned URLs point: the local server that answers them (lib/local/store-endpoint.ts). */
+  serveAt(url: string): void {
+    this.presigner?.destroy();
+    this.presigner = new S3Client({
+      endpoint: url,
+      forcePathStyle: true,
+      region: this.region,
+      credentials: this.credentials,
+      requestChecksumCalculation: 'WHEN_REQUIRED',
+      responseChecksumValidation: 'WHEN_REQUIRED',
+    });
+  }
+
+  /** The client whose configuration signs and checks this store's URLs; only after `serveAt`. */
+  signingClient(): S3Client {
+    if (!this.presigner) throw new Error('The folder store has no URL to presign for yet (serveAt).');
+    return this.presigner;
+  }
+
+  async putObject(key: string, body: Buffer, options: PutOptions = {}): Promise<{ etag: string }> {
+    return this.write(key, options, 'ObjectCreated:Put', async (file) => {
+      await writeAll(file, body, 0);
+      return {
+        size: body.length,
+        md5: createHash('md5').update(body).digest('hex'),
+        sha1: options.checksumSha1 ? createHash('sha1').update(body).digest('base64') : undefined,
+      };
+    });
+  }
+
+  /** Streams `body` into `key`: the presigned PUT (which passes its signed length) and archive builds. */
+  async putStream(key: string, body: Readable, options: StreamPutOptions = {}): Promise<{ etag: string }> {
+    const eventName =
+      options.expectedSize === undefined ? 'ObjectCreated:CompleteMultipartUpload' : 'ObjectCreated:Put';
+    return this.write(key, options, eventName, async (file) => {
+      const md5 = createHash('md5');
+      const sha1 = options.checksumSha1 ? createHash('sha1') : undefined;
+      let size = 0;
+      for await (const chunk of body as AsyncIterable<Buffer>) {
+        if (options.expectedSize !== undefined && size + chunk.length > options.expectedSize) {
+          throw new BadRequestError(
+            'body-too-long',
+            `The body is longer than the ${options.expectedSize} bytes signed.`,
+          );
+        }
+        await writeAll(file, chunk, size);
+        md5.update(chunk);
+        sha1?.update(chunk);
+        size += chunk.length;
+      }
+      if (options.expectedSize !== undefined && size !== options.expectedSize) {
+        throw new IncompleteBodyError(`The body has ${size} bytes; ${options.expectedSize} were declared.`);
+      }
+      return { size, md5: md5.digest('hex'), sha1: sha1?.digest('base64') };
+    });
+  }
+
+  /** `checksumSha1PerPart` guards S3's parts on the wire; these bytes never cross one, so there is nothing to check. */
+  async uploadStream(key: string, body: Readable, options: UploadStreamOptions): Promise<{ etag: string }> {
+    const { contentType, metadata, createOnly } = options;
+    return this.putStream(key, body, {
+      contentType,
+      ...(metadata ? { metadata } : {}),
+      ...(createOnly ? { createOnly } : {}),
+    });
+  }
+
+  async listObjects(prefix: string): Promise<ListedObject[]> {
+    const listed: ListedObject[] = [];
+    for await (const object of this.eachObject(prefix)) listed.push(object);
+    return listed;
+  }
+
+  /** In key order, as S3 lists; an object deleted between the listing and its turn is left out. */
+  async *eachObject(prefix: string): AsyncGenerator<ListedObject> {
+    for (const key of await this.list(prefix)) {
+      const info = await this.headObject(key);
+      if (info) yield { key, size: info.size, etag: info.etag, lastModified: info.lastModified };
+    }
+  }
+
+  async headObject(key: string): Promise<ObjectInfo | undefined> {
+    const opened = await this.openObject(key);
+    if (!opened) return undefined;
+    await opened.close();
+    return opened.info;
+  }
+
+  async getObject(key: string, options: GetOptions = {}): Promise<ObjectStream | undefined> {
+    const opened = await this.openObject(key);
+    if (!opened) return undefined;
+    const { info } = opened;
+    if (options.ifMatch && info.etag !== options.ifMatch) {
+      await opened.close();
+      throw new PreconditionFailed(`get ${key}: the stored version is ${info.etag}, not ${options.ifMatch}`);
+    }
+    const length = Math.min(info.size, options.firstBytes ?? info.size);
+    return { ...info, body: opened.stream(0, length - 1) };
+  }
+
+  /**
+   * Opens the current version of `key` for reading, or `undefined` if there is none. The open file is that version
+   * for as long as it stays open, whatever is renamed over it.
+   */
+  async openObject(key: string): Promise<OpenObject | undefined> {
+    const path = join(this.objects, objectPath(key));
+    let file: FileHandle;
+    try {
+      file = await open(path, 'r');
+    } catch (err) {
+      if (errnoOf(err) === 'ENOENT') return undefined;
+      throw translateFsError(`read ${key}`, err);
+    }
+    try {
+      const stat = await file.stat();
+      const { meta, size } = await readTrailer(file, stat.size);
+      const info: ObjectInfo = {
+        size,
+        etag: meta.etag,
+        // HTTP dates have whole seconds (RFC 9110 §5.6.7), as S3's Last-Modified: a finer time would make every
+        // If-Modified-Since look older than the object.
+        lastModified: new Date(Math.floor(stat.mtimeMs / 1000) * 1000),
+        contentType: meta.contentType,
+        metadata: meta.metadata,
+      };
+      let handedOut = false;
+      return {
+        info,
+        stream: (start, end) => {
+          handedOut = true;
+          if (end < start) {
+            void file.close().catch(() => undefined);
+            return Readable.from([]);
+          }
+          return file.createReadStream({ start, end, autoClose: true });
+        },
+        close: async () => {
+          if (!handedOut) await file.close();
+        },
+      };
+    } catch (err) {
+      await file.close().catch(() => undefined);
+      if (err instanceof CorruptObjectError) {
+        throw new Error(`The stored object ${key} is not a whole object file (${err.message}).`, { cause: err });
+      }
+      throw translateFsError(`read ${key}`, err);
+    }
+  }
+
+  async readObjectBytes(key: string, object: ObjectStream, maxBytes: number): Promise<Buffer> {
+    try {
+      return await readSmall(object.body, maxBytes);
+    } catch (err) {
+      if (err instanceof TooLargeToReadError) throw err;
+      throw new StorageUnavailableError(`Reading ${key} failed; retry the request.`, { cause: err });
+    }
+  }
+
+  async presignGet(key: string, options: PresignGetOptions = {}): Promise<string> {
+    objectPath(key);
+    return presignGetWith(this.signingClient(), key, options);
+  }
+
+  async presignPut(key: string, options: PresignPutOptions): Promise<PresignedPut> {
+    objectPath(key);
+    return presignPutWith(this.signingClient(), key, options);
+  }
+
+  async bucketReachable(): Promise<boolean> {
+    if (this.closed) return false;
+    try {
+      await readdir(this.objects);
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  /** Every key under `prefix`, sorted (as S3 lists them: by UTF-8 bytes). */
+  async list(prefix = ''): Promise<string[]> {
+    const keys: string[] = [];
+    const walk = async (folder: string): Promise<void> => {
+      let entries: Dirent[];
+      try {
+        entries = await readdir(folder, { withFileTypes: true });
+      } catch (err) {
+        if (errnoOf(err) === 'ENOENT') return;
+        throw translateFsError('list', err);
+      }
+      for (const entry of entries) {
+        const path = join(folder, entry.name);
+        const rel = relative(this.objects, path).split(sep).join('/');
+        if (entry.isDirectory() && isFolderName(entry.name)) {
+          const known = keyOfPath(`${rel}/x`);
+          const folderPrefix = known?.slice(0, -1);
+          if (folderPrefix !== undefined && !folderPrefix.startsWith(prefix) && !prefix.startsWith(folderPrefix)) {
+            continue;
+          }
+          await walk(path);
+        } else if (entry.isFile()) {
+          const key = keyOfPath(rel) ?? (await this.recordedKey(path));
+          if (key?.startsWith(prefix)) keys.push(key);
+        }
+      }
+    };
+    await walk(this.objects);
+    return keys.sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b)));
+  }
+
+  /** Removes the object at `key`, if any (as S3's DeleteObject: no error when there is none). */
+  async deleteObject(key: string): Promise<void> {
+    const path = join(this.objects, objectPath(key));
+    await this.locks.with(key, async () => {
+      try {
+        await unlink(path);
+      } catch (err) {
+        if (errnoOf(err) !== 'ENOENT') throw translateFsError(`delete ${key}`, err);
+      }
+    });
+  }
+
+  /** Releases the folder (its lock); objects stay. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.presigner?.destroy();
+    await rm(join(this.directory, LOCK), { force: true });
+  }
+
+  private async recordedKey(path: string): Promise<string | undefined> {
+    const file = await open(path, 'r').catch(() => undefined);
+    if (!file) return undefined;
+    try {
+      return (await readTrailer(file, (await file.stat()).size)).meta.key;
+    } catch {
+      return undefined;
+    } finally {
+      await file.close();
+    }
+  }
+
+  /**
+   * One write: `fill` writes the bytes into a new temporary file; the metadata follows; the file is checked against
+   * the write's checksum and conditions and renamed into place while the key is held. On any failure the temporary
+   * file is removed and the stored object (or its absence) is as it was.
+   */
+  private async write(
+    key: string,
+    options: PutOptions,
+    eventName: ObjectCreated['eventName'],
+    fill: (file: FileHandle) => Promise<{ size: number; md5: string; sha1: string | undefined }>,
+  ): Promise<{ etag: string }> {
+    if (this.closed) throw new StorageUnavailableError('The folder store is closed.');
+    const final = join(this.objects, objectPath(key));
+    const temp = join(this.tmp, randomUUID());
+    let file: FileHandle | undefined;
+    let etag: string;
+    let size: number;
+    try {
+      file = await open(temp, 'wx', 0o600);
+      const written = await fill(file);
+      size = written.size;
+      if (options.checksumSha1 !== undefined && written.sha1 !== options.checksumSha1) {
+        throw new ChecksumMismatchError(
+          `The bytes sent for ${key} have the SHA-1 ${written.sha1}, not ${options.checksumSha1}; nothing was stored.`,
+        );
+      }
+      etag = `"${written.md5}"`;
+      const meta: ObjectMeta = {
+        key,
+        etag,
+        contentType: options.contentType ?? DEFAULT_CONTENT_TYPE,
+        metadata: options.metadata ?? {},
+        ...(options.checksumSha1 ? { checksumSha1: options.checksumSha1 } : {}),
+      };
+      await writeAll(file, trailer(meta), size);
+      if (this.fsync) await file.sync();
+      await file.close();
+      file = undefined;
+      await this.locks.with(key, async () => {
+        await this.checkConditions(key, options);
+        const created = await mkdir(dirname(final), { recursive: true, mode: 0o700 });
+        await rename(temp, final);
+        if (this.fsync) await syncFolders(dirname(final), created);
+      });
+    } catch (err) {
+      await file?.close().catch(() => undefined);
+      await rm(temp, { force: true }).catch(() => undefined);
+      throw translateFsError(`write ${key}`, err);
+    }
+    this.emit('created', { key, size, etag, eventName } satisfies ObjectCreated);
+    return { etag };
+  }
+
+  private async checkConditions(key: string, options: PutOptions): Promise<void> {
+    if (!options.createOnly && options.ifMatch === undefined) return;
+    const current = await this.headObject(key);
+    if (options.createOnly && current) throw new PreconditionFailed(`put ${key}: an object exists (If-None-Match: *)`);
+    if (options.ifMatch !== undefined && current?.etag !== options.ifMatch) {
+      throw new PreconditionFailed(
+        `put ${key}: the stored version is ${current?.etag ?? 'none'}, not ${options.ifMatch}`,
+      );
+    }
+  }
+}
+
+async function writeAll(file: FileHandle, bytes: Buffer, position: number): Promise<void> {
+  let done = 0;
+  while (done < bytes.length) {
+    const { bytesWritten } = await file.write(bytes, done, bytes.length - done, position + done);
+    done += bytesWritten;
+  }
+}
+
+/** fsync(2) of the folder that got the new name, and of each folder `mkdir` created on the way (their names too). */
+async function syncFolders(folder: string, firstCreated: string | undefined): Promise<void> {
+  const folders = [folder];
+  if (firstCreated) {
+    for (let f = folder; f.length >= firstCreated.length; f = dirname(f)) folders.push(dirname(f));
+  }
+  for (const path of new Set(folders)) {
+    const handle = await open(path, 'r');
+    try {
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+  }
+}
+
+/**
+ * One process per folder: create-only writes are atomic only among the writers of one process. A lock left by a
+ * process that no longer runs (killed) is taken over.
+ */
+async function takeLock(path: string): Promise<void> {
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      await writeFile(path, String(process.pid), { flag: 'wx', mode: 0o600 });
+      return;
+    } catch (err) {
+      if (errnoOf(err) !== 'EEXIST') throw err;
+    }
+    const holder = Number((await readFile(path, 'utf8').catch(() => '')).trim());
+    if (Number.isInteger(holder) && holder > 0 && isRunning(holder)) {
+      throw new Error(`The storage folder ${dirname(path)} is in use by process ${holder}; stop it or choose another.`);
+    }
+    await rm(path, { force: true });
+  }
+  throw new Error(`Could not take the lock ${path}.`);
+}
+
+function isRunning(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return errnoOf(err) === 'EPERM';
+  }
+}
+
+/** The store's own access key, made on first use and kept (0600), so URLs handed out survive a restart. */
+async function loadCredentials(path: string): Promise<StoreCredentials> {
+  try {
+    return JSON.parse(await readFile(path, 'utf8')) as StoreCredentials;
+  } catch (err) {
+    if (errnoOf(err) !== 'ENOENT') throw err;
+  }
+  const credentials = { accessKeyId: ACCESS_KEY_ID, secretAccessKey: randomBytes(30).toString('base64') };
+  await writeFile(path, `${JSON.stringify(credentials)}\n`, { flag: 'wx', mode: 0o600 });
+  return credentials;
+}
+
+/** S3 keys are case-sensitive; on a case-insensitive folder `A` and `a` would be one object. */
+async function refuseCaseInsensitive(tmp: string): Promise<void> {
+  const probe = join(tmp, `CaseProbe-${randomUUID()}`);
+  await writeFile(probe, '', { mode: 0o600 });
+  try {
+    const lower = await open(probe.toLowerCase(), 'r').catch(() => undefined);
+    if (lower) {
+      await lower.close();
+      throw new Error(
+        `${tmp} is on a case-insensitive file system; S3 keys are case-sensitive. Choose another folder.`,
+      );
+    }
+  } finally {
+    await rm(probe, { force: true });
+  }
+}
