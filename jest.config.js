@@ -1,13 +1,59 @@
-/** @type {import('jest').Config} */
+/**
+ * `npm test`: three projects (docs/embedded-store.md, "Tests").
+ * - `unit`: pure modules and the deployment template, once.
+ * - `folder-store`: the handler, integration and race suites on the folder store, `npm start`'s default, plus the
+ *   folder store's own suites (crash consistency, truncation, hostile keys, S3 rules enforced locally).
+ * - `s3rver`: the same handler and integration suites, and the fault-injection suites (which need S3 on the wire),
+ *   on S3 (the embedded s3rver), so the S3 implementation of the storage boundary is tested as before.
+ * LocalStack runs the S3 suites a third time (`npm run test:localstack`, jest.localstack.config.js).
+ * @type {import('jest').Config}
+ */
+const base = require('./jest.base');
+
+/**
+ * Suites that watch or break S3 itself (SDK middleware spies on the S3 requests sent, multipart parts, a dead S3
+ * endpoint, a recording proxy in front of S3): S3 backends only.
+ */
+const S3_ONLY = [
+  '<rootDir>/test/handlers/archiver-failure.test.ts',
+  '<rootDir>/test/handlers/archiver.test.ts',
+  '<rootDir>/test/handlers/archiver-layout.test.ts',
+  '<rootDir>/test/handlers/archive-pending.test.ts',
+  '<rootDir>/test/handlers/exercise-cache.test.ts',
+  '<rootDir>/test/handlers/storage-down.test.ts',
+  '<rootDir>/test/integration/worker-redirect.test.ts',
+];
+
 module.exports = {
-  testEnvironment: 'node',
-  roots: ['<rootDir>/test'],
-  testMatch: ['**/*.test.ts'],
-  // Needs a faithful S3 (LocalStack): run by `npm run test:localstack` (jest.localstack.config.js).
-  testPathIgnorePatterns: ['/node_modules/', '<rootDir>/test/localstack/'],
-  transform: {
-    '^.+\\.(t|j)sx?$': ['@swc/jest', { jsc: { target: 'es2022' }, module: { type: 'commonjs' } }],
-  },
-  setupFiles: ['<rootDir>/test/support/setup-env.ts'],
-  testTimeout: 60_000,
+  testTimeout: base.testTimeout,
+  projects: [
+    {
+      ...base,
+      displayName: 'unit',
+      testMatch: ['<rootDir>/test/unit/**/*.test.ts', '<rootDir>/test/deploy/**/*.test.ts'],
+    },
+    {
+      ...base,
+      displayName: 'folder-store',
+      testMatch: [
+        '<rootDir>/test/handlers/**/*.test.ts',
+        '<rootDir>/test/integration/**/*.test.ts',
+        '<rootDir>/test/faults/concurrency.test.ts',
+        '<rootDir>/test/faults/hostile.test.ts',
+        '<rootDir>/test/folder-store/**/*.test.ts',
+      ],
+      testPathIgnorePatterns: ['/node_modules/', ...S3_ONLY],
+      setupFiles: [...base.setupFiles, '<rootDir>/test/support/setup-folder-store.ts'],
+    },
+    {
+      ...base,
+      displayName: 's3rver',
+      testMatch: [
+        '<rootDir>/test/handlers/**/*.test.ts',
+        '<rootDir>/test/integration/**/*.test.ts',
+        '<rootDir>/test/faults/**/*.test.ts',
+      ],
+      setupFiles: [...base.setupFiles, '<rootDir>/test/support/setup-s3rver.ts'],
+    },
+  ],
 };

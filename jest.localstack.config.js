@@ -3,11 +3,10 @@
  * endpoint taken from the environment), plus the cases only a faithful S3 shows, against LocalStack's S3.
  * @type {import('jest').Config}
  */
-const base = require('./jest.config');
+const base = require('./jest.base');
 
 module.exports = {
   ...base,
-  testPathIgnorePatterns: ['/node_modules/'],
   testMatch: [
     '<rootDir>/test/integration/protocol.test.ts',
     '<rootDir>/test/integration/worker-redirect.test.ts',

@@ -65,7 +65,7 @@ async function main(): Promise<void> {
     throw err;
   }
   const storage = stack.folderStore
-    ? `folder store ${stack.directory}${values.directory ? '' : ' (deleted on exit)'}` +
+    ? `the folder store, folder ${stack.directory}${values.directory ? '' : ' (deleted on exit)'}` +
       `${values.fsync ? ', fsync on' : ''}`
     : `S3 endpoint ${stack.s3Endpoint}`;
   console.log(`ReCodEx fileserver listening on ${stack.url}`);

@@ -6,6 +6,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import type { S3EventRecord } from 'aws-lambda';
 import { httpHandlers, s3Handlers } from '../../functions/index';
 import { FolderStore, type ObjectCreated } from '../folder-store/folder-store';
 import { useStore } from '../storage';
@@ -39,6 +40,8 @@ export interface LocalStack {
   folderStore: FolderStore | undefined;
   /** Resolves when every S3-triggered handler started so far has finished. */
   notificationsIdle(): Promise<void>;
+  /** Delivers S3 notifications from an endpoint that sends them (the tests' embedded s3rver) as AWS would. */
+  dispatchS3Event(event: { Records?: S3EventRecord[] }): void;
   /** Folder of the folder store, if any. */
   directory: string | undefined;
   close(): Promise<void>;
@@ -97,6 +100,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     folderStore,
     directory,
     notificationsIdle: () => notifications.idle(),
+    dispatchS3Event: (event) => notifications.dispatch(event),
     close: async () => {
       server.closeAllConnections();
       await new Promise<void>((done) => server.close(() => done()));

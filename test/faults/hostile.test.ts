@@ -5,7 +5,6 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { connect } from 'node:net';
-import { ListObjectsV2Command } from '@aws-sdk/client-s3';
 import type { RawAnswer } from '../support/http';
 import { file, multipart, type Part } from '../support/multipart';
 import { startTestStack, type TestStack } from '../support/stack';
@@ -47,12 +46,10 @@ function post(path: string, parts: readonly Part[]): Promise<RawAnswer> {
 async function snapshot(): Promise<Map<string, string>> {
   await stack.notificationsIdle();
   const all = new Map<string, string>();
-  let token: string | undefined;
-  do {
-    const page = await stack.s3.send(new ListObjectsV2Command({ Bucket: stack.bucket, ContinuationToken: token }));
-    for (const o of page.Contents ?? []) all.set(o.Key ?? '', `${o.ETag} ${o.Size} ${o.LastModified?.toISOString()}`);
-    token = page.IsTruncated ? page.NextContinuationToken : undefined;
-  } while (token);
+  for (const key of await stack.keys()) {
+    const o = await stack.head(key);
+    all.set(key, `${o?.ETag} ${o?.ContentLength} ${o?.LastModified?.toISOString()}`);
+  }
   return all;
 }
 

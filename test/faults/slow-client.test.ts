@@ -10,11 +10,11 @@ import { join } from 'node:path';
 import { httpHandlers } from '../../functions/index';
 import { loadRoutes } from '../../lib/local/routes';
 import { createLocalServer, REQUEST_TIMEOUT_MS } from '../../lib/local/server';
-import { useEmbeddedS3 } from '../handlers/support/s3';
+import { useTestStore } from '../handlers/support/store';
 import { file, multipart } from '../support/multipart';
 import { createTally } from './support/tally';
 
-const bucket = useEmbeddedS3();
+const bucket = useTestStore();
 const tally = createTally('slow-client');
 const routes = loadRoutes(join(__dirname, '../../serverless.yml'));
 

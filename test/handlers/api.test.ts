@@ -11,9 +11,9 @@ import packageJson from '../../package.json';
 import { file, multipart, type Part } from '../support/multipart';
 import { readZip } from '../support/zip';
 import { bodyBytes, expectError, FIXTURE_ID, invoke, jsonBody, loadEvent } from './support/events';
-import { BUCKET, useEmbeddedS3 } from './support/s3';
+import { BUCKET, useTestStore } from './support/store';
 
-const bucket = useEmbeddedS3();
+const bucket = useTestStore();
 
 /** The fixture's Guzzle request with other parts, to the submission `id`. */
 const postSubmission = (id: string, parts: readonly Part[]) => {

@@ -1,24 +1,18 @@
-/**
- * GET of an archive builds it on demand only for submissions that fit API Gateway's 29 s; a larger one is left to
- * the archiver (which S3 triggered already) and answered 503 archive-pending with Retry-After until it is built.
- * ARCHIVE_ON_DEMAND_MAX_BYTES is set small here, so that small files show the rule.
- */
-import { DeleteObjectCommand } from '@aws-sdk/client-s3';
 import { handler as archiver } from '../../functions/archiver';
 import { handler as archives } from '../../functions/archives';
 import { ARCHIVER_TIMEOUT_MS } from '../../lib/archiver';
 import { readZip } from '../support/zip';
 import { storedBytes, submit } from './support/archives';
 import { bodyBytes, expectError, invoke, loadEvent } from './support/events';
-import { BUCKET, useEmbeddedS3 } from './support/s3';
 import { manifestEvent } from './support/s3-events';
 import { spyOnS3 } from './support/s3-spy';
+import { useTestStore } from './support/store';
 
 process.env.ARCHIVE_ON_DEMAND_MAX_BYTES = '1000';
 // Many small files take many S3 reads: a submission of more files than this is left to the archiver too.
 process.env.ARCHIVE_ON_DEMAND_MAX_FILES = '3';
 // Builds of the archiver and of GETs are under test: POSTs leave every build to them (lib/config.ts).
-const bucket = useEmbeddedS3({ ARCHIVE_IN_POST_MAX_BYTES: '0' });
+const bucket = useTestStore({ ARCHIVE_IN_POST_MAX_BYTES: '0' });
 
 const getArchive = (id: string) =>
   invoke(archives, loadEvent('worker-archive-get', { param: `${id}.zip`, headers: { Authorization: undefined } }));
@@ -60,7 +54,7 @@ it('notifies the archiver again when a large archive is missing and no build can
   await submit('expired_one', { 'data.bin': Buffer.alloc(1500, 9) });
   await archiver(manifestEvent('expired_one'));
   // The archive expires (the lifecycle rule), long after the upload.
-  await bucket.client.send(new DeleteObjectCommand({ Bucket: BUCKET, Key: 'submission_archives/expired_one.zip' }));
+  await bucket.remove('submission_archives/expired_one.zip');
   const manifestBefore = await storedBytes(bucket, 'manifests/expired_one.json');
   await bucket.age('manifests/expired_one.json', ARCHIVER_TIMEOUT_MS + 60_000);
   const spy = spyOnS3();

@@ -5,18 +5,17 @@
  * at the archive key, abort its multipart upload, and leave nothing behind that breaks the next build.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { HeadObjectCommand } from '@aws-sdk/client-s3';
 import { handler as archiver } from '../../functions/archiver';
 import { UPLOAD_PART_SIZE } from '../../lib/storage';
 import { readZip } from '../support/zip';
 import { storedBytes, submit } from './support/archives';
 import { captureLogs } from './support/logs';
-import { BUCKET, useEmbeddedS3 } from './support/s3';
 import { manifestEvent } from './support/s3-events';
 import { injectS3Fault, type S3Fault, type S3Spy, s3InternalError, spyOnS3 } from './support/s3-spy';
+import { BUCKET, useTestStore } from './support/store';
 
 // Builds of the archiver and of GETs are under test: POSTs leave every build to them (lib/config.ts).
-const bucket = useEmbeddedS3({ ARCHIVE_IN_POST_MAX_BYTES: '0' });
+const bucket = useTestStore({ ARCHIVE_IN_POST_MAX_BYTES: '0' });
 
 const sha256 = (data: Buffer): string => createHash('sha256').update(data).digest('hex');
 const archiveKeyOf = (id: string): string => `submission_archives/${id}.zip`;
@@ -163,9 +162,9 @@ describe('a read that fails in the middle of a build', () => {
       expect(entries[0]?.data.equals(big)).toBe(true);
       expect(entries[1]?.data.toString('utf8')).toBe(small);
 
-      const stored = await bucket.client.send(new HeadObjectCommand({ Bucket: BUCKET, Key: archiveKeyOf(id) }));
-      expect(stored.ContentType).toBe('application/zip');
-      expect(stored.Metadata).toEqual({
+      const stored = await bucket.head(archiveKeyOf(id));
+      expect(stored?.ContentType).toBe('application/zip');
+      expect(stored?.Metadata).toEqual({
         'manifest-sha256': expect.stringMatching(/^[0-9a-f]{64}$/),
         'archive-layout': 'prefixed',
       });

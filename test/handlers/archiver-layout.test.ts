@@ -1,18 +1,13 @@
-/**
- * The archiver in a deployment set to the flat layout (PROTOCOL.md §3, `ARCHIVE_LAYOUT=flat`): entries at the
- * root, and an archive built in the other layout (before the setting changed) counts as stale.
- */
-import { GetObjectCommand, HeadObjectCommand } from '@aws-sdk/client-s3';
 import { handler as archiver } from '../../functions/archiver';
 import { buildArchive } from '../../lib/archive';
 import { readManifest, storeSubmission } from '../../lib/submissions';
 import { file, multipart } from '../support/multipart';
 import { readZip } from '../support/zip';
-import { BUCKET, useEmbeddedS3 } from './support/s3';
 import { manifestEvent } from './support/s3-events';
 import { spyOnS3 } from './support/s3-spy';
+import { useTestStore } from './support/store';
 
-const bucket = useEmbeddedS3({ ARCHIVE_LAYOUT: 'flat' });
+const bucket = useTestStore({ ARCHIVE_LAYOUT: 'flat' });
 
 const WRITES = ['PutObjectCommand', 'CreateMultipartUploadCommand', 'UploadPartCommand'];
 
@@ -22,10 +17,7 @@ async function submit(id: string, files: Record<string, string>): Promise<void> 
 }
 
 async function storedEntries(id: string) {
-  const answer = await bucket.client.send(
-    new GetObjectCommand({ Bucket: BUCKET, Key: `submission_archives/${id}.zip` }),
-  );
-  const entries = await readZip(Buffer.from((await answer.Body?.transformToByteArray()) ?? []));
+  const entries = await readZip(await bucket.storedBytes(`submission_archives/${id}.zip`));
   return entries.map((entry) => ({ name: entry.name, data: entry.data.toString('utf8') }));
 }
 
@@ -39,10 +31,8 @@ it('builds the flat layout: job-config.yml and every file at the root', async ()
     { name: 'main.c', data: files['main.c'] },
     { name: 'sub/x.txt', data: 'x' },
   ]);
-  const head = await bucket.client.send(
-    new HeadObjectCommand({ Bucket: BUCKET, Key: 'submission_archives/flat_1.zip' }),
-  );
-  expect(head.Metadata?.['archive-layout']).toBe('flat');
+  const head = await bucket.head('submission_archives/flat_1.zip');
+  expect(head?.Metadata['archive-layout']).toBe('flat');
 });
 
 it('rebuilds an archive of the same manifest that was built in the prefixed layout, then finds it current', async () => {

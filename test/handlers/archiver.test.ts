@@ -5,7 +5,6 @@
  * no notifications here, each test invokes the handler with the events it means to test.
  */
 import { createHash } from 'node:crypto';
-import { DeleteObjectCommand, HeadObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import type { S3Event } from 'aws-lambda';
 import { handler as archiver } from '../../functions/archiver';
 import { handler as archives } from '../../functions/archives';
@@ -15,12 +14,12 @@ import { readZip } from '../support/zip';
 import { storedBytes, submit } from './support/archives';
 import { bodyBytes, invoke, loadEvent } from './support/events';
 import { captureLogs } from './support/logs';
-import { BUCKET, useEmbeddedS3 } from './support/s3';
 import { encodeKey, loadS3Event, loadS3Record, manifestEvent } from './support/s3-events';
 import { beforeS3Command, spyOnS3 } from './support/s3-spy';
+import { BUCKET, useTestStore } from './support/store';
 
 // Builds of the archiver and of GETs are under test: POSTs leave every build to them (lib/config.ts).
-const bucket = useEmbeddedS3({ ARCHIVE_IN_POST_MAX_BYTES: '0' });
+const bucket = useTestStore({ ARCHIVE_IN_POST_MAX_BYTES: '0' });
 
 /** Commands that write an archive (or any object): none of them may follow an event that changes nothing. */
 const WRITES = [
@@ -37,7 +36,9 @@ const archiveKeyOf = (id: string): string => `submission_archives/${id}.zip`;
 const getBytes = (key: string): Promise<Buffer> => storedBytes(bucket, key);
 
 async function head(key: string) {
-  return bucket.client.send(new HeadObjectCommand({ Bucket: BUCKET, Key: key }));
+  const info = await bucket.head(key);
+  if (!info) throw new Error(`No object at ${key}.`);
+  return info;
 }
 
 /** The stored archive's entries as `name → text`, in archive order. */
@@ -230,7 +231,7 @@ describe('archiver: records that are not ours are ignored', () => {
     // The same record with the owned event name and bucket does build: the ignore tests above prove the filter.
     await archiver(loadS3Event('object-removed', { eventName: 'ObjectCreated:Put' }));
     expect(await bucket.exists(archiveKeyOf(id))).toBe(true);
-    await bucket.client.send(new DeleteObjectCommand({ Bucket: BUCKET, Key: archiveKeyOf(id) }));
+    await bucket.remove(archiveKeyOf(id));
   });
 
   const malformed: Array<[string, unknown]> = [
@@ -267,7 +268,7 @@ describe('archiver: a build that cannot read the manifest’s files fails and wr
   it('rejects when a file of the manifest is missing from storage', async () => {
     const id = 'missing_file';
     await submit(id, { 'a.txt': 'a', 'main.c': 'int main;\n', 'z.txt': 'z' });
-    await bucket.client.send(new DeleteObjectCommand({ Bucket: BUCKET, Key: `submissions/${id}/main.c` }));
+    await bucket.remove(`submissions/${id}/main.c`);
     const { result, lines } = await captureLogs(() => archiver(manifestEvent(id)));
     expect(result).toEqual({
       status: 'rejected',
@@ -287,7 +288,7 @@ describe('archiver: a build that cannot read the manifest’s files fails and wr
   it('rejects when the first file of the manifest is missing from storage', async () => {
     const id = 'missing_first';
     await submit(id, { 'a.txt': 'a', 'b.txt': 'b' });
-    await bucket.client.send(new DeleteObjectCommand({ Bucket: BUCKET, Key: `submissions/${id}/a.txt` }));
+    await bucket.remove(`submissions/${id}/a.txt`);
     await expect(archiver(manifestEvent(id))).rejects.toThrow(Error);
     expect(await bucket.exists(archiveKeyOf(id))).toBe(false);
   });
@@ -295,9 +296,7 @@ describe('archiver: a build that cannot read the manifest’s files fails and wr
   it('rejects when a file was overwritten behind the manifest’s back (If-Match)', async () => {
     const id = 'overwritten';
     await submit(id, { 'job-config.yml': 'c', 'main.c': 'original\n' });
-    await bucket.client.send(
-      new PutObjectCommand({ Bucket: BUCKET, Key: `submissions/${id}/main.c`, Body: 'overwritten directly\n' }),
-    );
+    await bucket.put(`submissions/${id}/main.c`, 'overwritten directly\n');
     const { result, lines } = await captureLogs(() => archiver(manifestEvent(id)));
     expect(result.status).toBe('rejected');
     expect(lines).toContainEqual(
@@ -319,7 +318,7 @@ describe('archiver: a build that cannot read the manifest’s files fails and wr
     // The re-POSTed a.txt is stored under a revision key (the first one stays where it was); lose that one.
     const replaced = (await bucket.keys()).filter((key) => key.startsWith(`revisions/${id}/`));
     expect(replaced).toHaveLength(1);
-    await bucket.client.send(new DeleteObjectCommand({ Bucket: BUCKET, Key: replaced[0] }));
+    await bucket.remove(replaced[0] as string);
     await submit('keeps_other', { 'o.txt': 'o' });
 
     const event: S3Event = {
@@ -352,7 +351,7 @@ describe('archiver: the same bytes whichever path builds the archive', () => {
     expect(served.statusCode).toBe(200);
     expect(sha256(bodyBytes(served))).toBe(sha256(built));
 
-    await bucket.client.send(new DeleteObjectCommand({ Bucket: BUCKET, Key: archiveKeyOf(id) }));
+    await bucket.remove(archiveKeyOf(id));
     expect(await bucket.exists(archiveKeyOf(id))).toBe(false);
     const onDemand = await getArchive(id);
     expect(onDemand.statusCode).toBe(200);
@@ -428,9 +427,7 @@ describe('archiver: uploads that land while a build runs', () => {
 
   it('rejects without writing an archive when the stored manifest is not a manifest', async () => {
     const id = 'garbage_manifest';
-    await bucket.client.send(
-      new PutObjectCommand({ Bucket: BUCKET, Key: `manifests/${id}.json`, Body: '{"not":"a manifest"' }),
-    );
+    await bucket.put(`manifests/${id}.json`, '{"not":"a manifest"');
     await expect(archiver(manifestEvent(id))).rejects.toThrow(id);
     expect(await bucket.exists(archiveKeyOf(id))).toBe(false);
   });
@@ -476,7 +473,7 @@ describe('archiver: what the archive holds', () => {
     const files: Record<string, string> = {};
     for (let i = 0; i < 30; i++) files[`f/${String(i).padStart(3, '0')}.txt`] = `file ${i}\n`;
     await submit(id, files);
-    await bucket.client.send(new DeleteObjectCommand({ Bucket: BUCKET, Key: `submissions/${id}/f/017.txt` }));
+    await bucket.remove(`submissions/${id}/f/017.txt`);
     await expect(archiver(manifestEvent(id))).rejects.toThrow(id);
     expect(await bucket.exists(archiveKeyOf(id))).toBe(false);
     // The build rejects while reads it opened ahead of the missing file may still be in flight; let them finish

@@ -10,9 +10,9 @@ import { handler as status } from '../../functions/status';
 import { handler as submissions } from '../../functions/submissions';
 import type { LambdaHttpHandler } from '../../lib/handler';
 import { expectError, FIXTURE_ID, type Fixture, invoke, loadEvent } from './support/events';
-import { useEmbeddedS3 } from './support/s3';
+import { useTestStore } from './support/store';
 
-const bucket = useEmbeddedS3({ FILESERVER_USERNAME: 're', FILESERVER_PASSWORD: 'codex' });
+const bucket = useTestStore({ FILESERVER_USERNAME: 're', FILESERVER_PASSWORD: 'codex' });
 
 const basic = (credentials: string): string => `Basic ${Buffer.from(credentials, 'utf8').toString('base64')}`;
 

@@ -3,22 +3,19 @@
  * never remembered as missing.
  */
 import { createHash } from 'node:crypto';
-import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { download } from '../../functions/exercises';
 import { s3 } from '../../lib/s3';
 import { bodyBytes, invoke, loadEvent } from './support/events';
-import { BUCKET, useEmbeddedS3 } from './support/s3';
 import { spyOnS3 } from './support/s3-spy';
+import { BUCKET, useTestStore } from './support/store';
 
-const bucket = useEmbeddedS3();
+const bucket = useTestStore();
 
 const sha1 = (data: string): string => createHash('sha1').update(data).digest('hex');
 
 async function store(data: string): Promise<string> {
   const hash = sha1(data);
-  await bucket.client.send(
-    new PutObjectCommand({ Bucket: BUCKET, Key: `tasks/${hash[0]}/${hash}`, Body: Buffer.from(data) }),
-  );
+  await bucket.put(`tasks/${hash[0]}/${hash}`, Buffer.from(data));
   return hash;
 }
 

@@ -13,9 +13,9 @@ import { handler as submissions } from '../../functions/submissions';
 import { handler as uploads } from '../../functions/uploads';
 import type { LambdaHttpHandler } from '../../lib/handler';
 import { type EventOverrides, expectError, type Fixture, fixtureBody, invoke, loadEvent } from './support/events';
-import { useEmbeddedS3 } from './support/s3';
+import { useTestStore } from './support/store';
 
-const bucket = useEmbeddedS3();
+const bucket = useTestStore();
 
 /** Each handler with a fixture of a request it accepts. */
 const ROUTES: ReadonlyArray<[string, LambdaHttpHandler, Fixture, EventOverrides]> = [

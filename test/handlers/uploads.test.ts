@@ -4,9 +4,9 @@
  */
 import { handler as uploads } from '../../functions/uploads';
 import { expectError, FIXTURE_ID, invoke, jsonBody, loadEvent } from './support/events';
-import { useEmbeddedS3 } from './support/s3';
+import { useTestStore } from './support/store';
 
-const bucket = useEmbeddedS3();
+const bucket = useTestStore();
 
 interface Grant {
   method: string;

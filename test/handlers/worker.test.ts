@@ -7,9 +7,9 @@ import { download as exerciseDownload, upload as exerciseUpload } from '../../fu
 import { handler as results } from '../../functions/results';
 import { readZip } from '../support/zip';
 import { bodyBytes, expectError, FIXTURE_ID, fixtureBody, invoke, jsonBody, loadEvent } from './support/events';
-import { useEmbeddedS3 } from './support/s3';
+import { useTestStore } from './support/store';
 
-const bucket = useEmbeddedS3();
+const bucket = useTestStore();
 
 /** The result GET the API makes later: the worker's PUT event turned into a GET of the same URL. */
 const resultGet = (name: string, method = 'GET') =>

@@ -8,7 +8,6 @@
  * signed length) is tested against LocalStack in test/localstack/large-uploads.test.ts.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { send } from '../support/http';
 import { file, multipart, type Part } from '../support/multipart';
 import { startTestStack, type TestStack } from '../support/stack';
@@ -315,13 +314,7 @@ describe('submissions: POST /uploads/submissions/<id> and …/complete', () => {
       files: declared,
     });
     for (const [path, data] of Object.entries(files)) {
-      await stack.s3.send(
-        new PutObjectCommand({
-          Bucket: stack.bucket,
-          Key: `revisions/${id}/${answerGrant.upload_id}/${path}`,
-          Body: data,
-        }),
-      );
+      await stack.put(`revisions/${id}/${answerGrant.upload_id}/${path}`, data);
     }
     const before = await settledKeys();
 

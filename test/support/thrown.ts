@@ -7,3 +7,13 @@ export function thrownBy(fn: () => unknown): unknown {
   }
   return undefined;
 }
+
+/** What `promise` rejects with, or `undefined` if it resolves: for asserting on the error itself. */
+export async function thrown(promise: Promise<unknown>): Promise<unknown> {
+  try {
+    await promise;
+  } catch (err) {
+    return err;
+  }
+  return undefined;
+}

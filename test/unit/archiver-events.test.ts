@@ -7,8 +7,8 @@ import type { S3Event, S3EventRecord } from 'aws-lambda';
 import { ownedRecord, recordsOf } from '../../lib/archiver';
 import { loadS3Triggers } from '../../lib/local/routes';
 import { createS3EventDispatcher, encodeEventKey } from '../../lib/local/s3-events';
-import { BUCKET } from '../handlers/support/s3';
 import { loadS3Event, loadS3Record, type S3Fixture } from '../handlers/support/s3-events';
+import { BUCKET } from '../handlers/support/store';
 
 const record = (eventName: string, key: string, bucket = BUCKET): unknown => ({
   eventName,

@@ -7,7 +7,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { S3Event, S3EventRecord } from 'aws-lambda';
-import { BUCKET } from './s3';
+import { BUCKET } from './store';
 
 export type S3Fixture =
   | 'manifest-key-with-plus'

@@ -1,7 +1,7 @@
 /**
  * Watching and breaking the handlers' own S3 client (`lib/s3.ts`) with middleware at the `initialize` step, i.e.
  * when a command is sent, before serialisation and retries. Call only inside tests (the client needs the
- * environment `useEmbeddedS3` sets), and remove what you add, also when a test fails (`try`/`finally`).
+ * environment `useTestStore` sets on an S3 backend), and remove what you add, also when a test fails (`try`/`finally`).
  */
 import type { ServiceInputTypes, ServiceOutputTypes } from '@aws-sdk/client-s3';
 // Type only: the middleware types of the SDK's own dependency (no runtime import).

@@ -1,0 +1,287 @@
+/**
+ * What S3 enforces, enforced by `npm start`'s folder store over HTTP (docs/embedded-store.md): presigned URLs bound
+ * to their signature, method, key, length, checksum, expiry and write-once; no access without a signature; keys and
+ * disk-full answers that leave the process up. Each refusal is checked to have stored nothing.
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import { open, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { type RawAnswer, send } from '../support/http';
+import { startTestStack, type TestStack } from '../support/stack';
+import { askUpload, putToPresignedUrl, type UploadGrant } from '../support/uploads';
+
+process.env.INLINE_LIMIT_BYTES = '1024';
+
+let stack: TestStack;
+beforeAll(async () => {
+  stack = await startTestStack();
+  expect(stack.folderStore).toBeDefined();
+});
+afterAll(async () => {
+  await stack?.close();
+  await rm(join(tmpdir(), `probe-${process.pid}`), { force: true });
+});
+
+let counter = 0;
+const freshName = (prefix: string): string => `${prefix}_${Date.now()}_${counter++}`;
+
+async function grant(target: string, body: unknown): Promise<Record<string, unknown>> {
+  const answer = await askUpload(stack.url, target, body);
+  expect(answer.status).toBe(200);
+  return answer.json();
+}
+
+/** Sends `method` to a URL (as given, no resolution of its path) with `headers`. */
+function sendTo(url: string, method: string, headers: Record<string, string> = {}, body?: Buffer): Promise<RawAnswer> {
+  const parsed = new URL(url);
+  return send(parsed.origin, method, parsed.pathname + parsed.search, { headers, ...(body ? { body } : {}) });
+}
+
+function expectS3Error(answer: RawAnswer, status: number, code: string): void {
+  expect(answer.status).toBe(status);
+  expect(answer.body.toString()).toContain(`<Code>${code}</Code>`);
+}
+
+describe('presigned upload URLs', () => {
+  it('store the exact bytes with the signed headers, and the result is served', async () => {
+    const name = `${freshName('ok')}.zip`;
+    const body = randomBytes(5000);
+    const upload = (await grant(`results/${name}`, { size: body.length })).upload as UploadGrant;
+    expect((await putToPresignedUrl(upload, body)).status).toBe(200);
+    expect(await stack.storedBytes(`results/${name}`)).toEqual(body);
+  });
+
+  it('refuse another length, another key, another method, a changed expiry or signature, and store nothing', async () => {
+    const name = `${freshName('tamper')}.zip`;
+    const body = randomBytes(2000);
+    const upload = (await grant(`results/${name}`, { size: body.length })).upload as UploadGrant;
+    const url = new URL(upload.url);
+    const longer = Buffer.concat([body, Buffer.from('x')]);
+    const attempts: [string, () => Promise<RawAnswer>, number, string][] = [
+      [
+        'another length',
+        () => sendTo(upload.url, 'PUT', { 'Content-Length': String(longer.length) }, longer),
+        403,
+        'SignatureDoesNotMatch',
+      ],
+      [
+        'another key',
+        () => sendTo(upload.url.replace(name, `other_${name}`), 'PUT', upload.headers, body),
+        403,
+        'SignatureDoesNotMatch',
+      ],
+      [
+        'a longer expiry',
+        () => {
+          const changed = new URL(url);
+          changed.searchParams.set('X-Amz-Expires', '604800');
+          return sendTo(changed.toString(), 'PUT', upload.headers, body);
+        },
+        403,
+        'SignatureDoesNotMatch',
+      ],
+      [
+        'another signature',
+        () => {
+          const changed = new URL(url);
+          const signature = changed.searchParams.get('X-Amz-Signature') as string;
+          changed.searchParams.set(
+            'X-Amz-Signature',
+            `${signature.slice(0, -1)}${signature.endsWith('0') ? '1' : '0'}`,
+          );
+          return sendTo(changed.toString(), 'PUT', upload.headers, body);
+        },
+        403,
+        'SignatureDoesNotMatch',
+      ],
+      // A GET carries no Content-Length, which the URL signs.
+      ['the PUT URL used for GET', () => sendTo(upload.url, 'GET'), 403, 'AccessDenied'],
+      [
+        'no Content-Length',
+        () => sendTo(upload.url, 'PUT', { 'Transfer-Encoding': 'chunked' }, body),
+        403,
+        'AccessDenied',
+      ],
+    ];
+    for (const [label, attempt, status, code] of attempts) {
+      const answer = await attempt();
+      expect({ label, status: answer.status }).toEqual({ label, status });
+      expectS3Error(answer, status, code);
+    }
+    expect(await stack.exists(`results/${name}`)).toBe(false);
+    expect(await stack.exists(`results/other_${name}`)).toBe(false);
+  });
+
+  it('refuse bytes that do not match the signed SHA-1 (BadDigest), so nothing sits under a hash it does not have', async () => {
+    const content = randomBytes(3000);
+    const sha1 = createHash('sha1').update(content).digest('hex');
+    const answer = await grant(`exercises/${sha1}`, { size: content.length });
+    const upload = answer.upload as UploadGrant;
+    const other = Buffer.from(content);
+    other[0] = (other[0] as number) ^ 0xff;
+    expectS3Error(await putToPresignedUrl(upload, other), 400, 'BadDigest');
+    expect(await stack.exists(`tasks/${sha1[0]}/${sha1}`)).toBe(false);
+    expect((await putToPresignedUrl(upload, content)).status).toBe(200);
+    expect(await stack.storedBytes(`tasks/${sha1[0]}/${sha1}`)).toEqual(content);
+  });
+
+  it('are write-once where If-None-Match is signed: a replay is 412 and the first upload stays', async () => {
+    const id = freshName('once');
+    const first = Buffer.from('int main() { return 0; }\n');
+    const answer = await grant(`submissions/${id}`, { files: { 'main.c': first.length } });
+    const upload = (answer.files as Record<string, UploadGrant>)['main.c'] as UploadGrant;
+    expect(new URL(upload.url).searchParams.get('X-Amz-SignedHeaders')?.split(';')).toContain('if-none-match');
+    expect((await putToPresignedUrl(upload, first)).status).toBe(200);
+    const replay = Buffer.from('int main() { return 1; }\n');
+    expectS3Error(await putToPresignedUrl(upload, replay), 412, 'PreconditionFailed');
+    // Dropping the signed If-None-Match breaks the signature instead.
+    const { 'If-None-Match': _dropped, ...withoutCondition } = upload.headers;
+    expectS3Error(await sendTo(upload.url, 'PUT', withoutCondition, replay), 403, 'AccessDenied');
+    expect(await stack.storedBytes(`revisions/${id}/${answer.upload_id}/main.c`)).toEqual(first);
+  });
+
+  it('refuse a body cut short midway, and keep the previous result whole', async () => {
+    const name = `${freshName('cut')}.zip`;
+    const previous = randomBytes(1500);
+    expect((await send(stack.url, 'PUT', `/results/${name}`, { body: previous })).status).toBe(200);
+    const size = 4 * 1024 * 1024;
+    const upload = (await grant(`results/${name}`, { size })).upload as UploadGrant;
+    const url = new URL(upload.url);
+    const { request } = await import('node:http');
+    await new Promise<void>((done) => {
+      const req = request({
+        host: url.hostname,
+        port: url.port,
+        method: 'PUT',
+        path: url.pathname + url.search,
+        headers: upload.headers,
+      });
+      req.on('error', () => done());
+      req.write(randomBytes(size / 2), () => {
+        req.destroy();
+        setTimeout(done, 200);
+      });
+    });
+    expect(await stack.storedBytes(`results/${name}`)).toEqual(previous);
+  });
+});
+
+describe('presigned download URLs', () => {
+  it('serve the object, and Range within it', async () => {
+    const name = `${freshName('dl')}.zip`;
+    const body = randomBytes(4000);
+    expect((await send(stack.url, 'PUT', `/results/${name}`, { body })).status).toBe(200);
+    const redirect = await send(stack.url, 'GET', `/results/${name}`);
+    expect(redirect.status).toBe(302);
+    const location = String(redirect.headers.location);
+    const whole = await sendTo(location, 'GET');
+    expect(whole.status).toBe(200);
+    expect(whole.body).toEqual(body);
+    expect(whole.headers['content-disposition']).toBe(`attachment; filename="${name}"`);
+    const part = await sendTo(location, 'GET', { Range: 'bytes=100-199' });
+    expect(part.status).toBe(206);
+    expect(part.headers['content-range']).toBe('bytes 100-199/4000');
+    expect(part.body).toEqual(body.subarray(100, 200));
+    expectS3Error(await sendTo(location, 'GET', { Range: 'bytes=5000-' }), 416, 'InvalidRange');
+    // Bound to GET and to the key.
+    expectS3Error(
+      await sendTo(location, 'PUT', { 'Content-Length': '1' }, Buffer.from('x')),
+      403,
+      'SignatureDoesNotMatch',
+    );
+    expectS3Error(await sendTo(location.replace(name, `x${name}`), 'GET'), 403, 'SignatureDoesNotMatch');
+    expect(await stack.storedBytes(`results/${name}`)).toEqual(body);
+  });
+});
+
+describe('without a signature', () => {
+  it('nothing can be read, listed or written directly', async () => {
+    const name = `${freshName('direct')}.zip`;
+    expect((await send(stack.url, 'PUT', `/results/${name}`, { body: Buffer.from('secret result') })).status).toBe(200);
+    const base = `/${stack.bucket}`;
+    expectS3Error(await send(stack.url, 'GET', `${base}/results/${name}`), 403, 'AccessDenied');
+    expect((await send(stack.url, 'HEAD', `${base}/results/${name}`)).status).toBe(403);
+    expectS3Error(await send(stack.url, 'GET', `${base}/?list-type=2`), 403, 'AccessDenied');
+    expectS3Error(await send(stack.url, 'GET', base), 403, 'AccessDenied');
+    expectS3Error(
+      await send(stack.url, 'PUT', `${base}/results/${name}`, { body: Buffer.from('overwritten') }),
+      403,
+      'AccessDenied',
+    );
+    expectS3Error(await send(stack.url, 'DELETE', `${base}/results/${name}`), 405, 'MethodNotAllowed');
+    // SigV4 in an Authorization header (an S3 client with guessed credentials) is not served either.
+    expectS3Error(
+      await send(stack.url, 'GET', `${base}/results/${name}`, {
+        headers: { Authorization: 'AWS4-HMAC-SHA256 Credential=S3RVER/20260101/us-east-1/s3/aws4_request' },
+      }),
+      403,
+      'AccessDenied',
+    );
+    expect((await stack.storedBytes(`results/${name}`)).toString()).toBe('secret result');
+  });
+});
+
+describe('no valid input stops the process', () => {
+  it('stores submissions whose path segments reach the protocol’s limits, and names like the store’s own files', async () => {
+    const id = freshName('long');
+    const paths = [
+      `${'a'.repeat(241)}/main.c`,
+      `${'b'.repeat(255)}`,
+      `${'c'.repeat(256)}/x`,
+      `d/${'e'.repeat(795)}`,
+      'x._S3rver_object/y',
+      'x._S3rver_metadata.json',
+      'tmp/lock',
+      '%2e%2e',
+    ];
+    const boundary = 'b0undary';
+    const parts = paths.map(
+      (path, i) => `--${boundary}\r\nContent-Disposition: form-data; name="${path}"; filename="f"\r\n\r\nfile ${i}\r\n`,
+    );
+    const body = Buffer.from(`${parts.join('')}--${boundary}--\r\n`);
+    const answer = await send(stack.url, 'POST', `/submissions/${id}`, {
+      headers: { 'Content-Type': `multipart/form-data; boundary=${boundary}` },
+      body,
+    });
+    expect(answer.status).toBe(200);
+    const archive = await send(stack.url, 'GET', `/submission_archives/${id}.zip`);
+    expect(archive.status).toBe(302); // above this file's 1 KiB inline limit
+    const zip = await sendTo(String(archive.headers.location), 'GET');
+    expect(zip.status).toBe(200);
+    expect(zip.body.subarray(0, 4)).toEqual(Buffer.from('PK\x03\x04', 'latin1'));
+    // `x` after `x._S3rver_object/y`: what made s3rver throw EISDIR.
+    const second = await send(stack.url, 'POST', `/submissions/${freshName('x')}`, {
+      headers: { 'Content-Type': `multipart/form-data; boundary=${boundary}` },
+      body: Buffer.from(
+        `--${boundary}\r\nContent-Disposition: form-data; name="x._S3rver_object"; filename="f"\r\n\r\nx\r\n--${boundary}--\r\n`,
+      ),
+    });
+    expect(second.status).toBe(200);
+    expect((await send(stack.url, 'GET', '/')).status).toBe(200);
+  });
+
+  it('answers a full disk with 507, keeps the previous result, and serves on', async () => {
+    const name = `${freshName('full')}.zip`;
+    expect((await send(stack.url, 'PUT', `/results/${name}`, { body: Buffer.from('previous') })).status).toBe(200);
+    // The file system's ENOSPC, injected where write(2) returns it (a real full disk needs privileges here).
+    const probe = await open(join(tmpdir(), `probe-${process.pid}`), 'w');
+    const prototype = Object.getPrototypeOf(probe) as { write: (...args: unknown[]) => Promise<unknown> };
+    await probe.close();
+    const spy = jest
+      .spyOn(prototype, 'write')
+      .mockRejectedValueOnce(Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' }));
+    try {
+      const answer = await send(stack.url, 'PUT', `/results/${name}`, { body: randomBytes(1000) });
+      expect(answer.status).toBe(507);
+      expect(answer.json<{ error: { code: string } }>().error.code).toBe('storage-full');
+    } finally {
+      spy.mockRestore();
+    }
+    expect((await stack.storedBytes(`results/${name}`)).toString()).toBe('previous');
+    expect((await send(stack.url, 'GET', '/')).status).toBe(200);
+    const later = randomBytes(2000);
+    expect((await send(stack.url, 'PUT', `/results/${name}`, { body: later })).status).toBe(200);
+    expect(await stack.storedBytes(`results/${name}`)).toEqual(later);
+  });
+});
