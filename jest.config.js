@@ -40,6 +40,7 @@ module.exports = {
         '<rootDir>/test/integration/**/*.test.ts',
         '<rootDir>/test/faults/concurrency.test.ts',
         '<rootDir>/test/faults/hostile.test.ts',
+        '<rootDir>/test/faults/slow-client.test.ts',
         '<rootDir>/test/folder-store/**/*.test.ts',
       ],
       testPathIgnorePatterns: ['/node_modules/', ...S3_ONLY],

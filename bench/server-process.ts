@@ -100,7 +100,9 @@ function startupLines(child: ChildProcess): Promise<Pick<ServerProcess, 'url' | 
     const onData = (chunk: Buffer): void => {
       output += chunk.toString();
       const url = /listening on (http:\/\/\S+)/.exec(output)?.[1];
-      const storage = /storage: bucket (\S+) on (embedded S3 at (http:\/\/[^\s,]+)|S3 endpoint|the folder store)/.exec(output);
+      const storage = /storage: bucket (\S+) on (embedded S3 at (http:\/\/[^\s,]+)|S3 endpoint|the folder store)/.exec(
+        output,
+      );
       if (url && storage) {
         child.stdout?.off('data', onData);
         const [, bucket, , endpoint] = storage;
