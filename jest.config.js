@@ -54,6 +54,8 @@ module.exports = {
         '<rootDir>/test/integration/**/*.test.ts',
         '<rootDir>/test/faults/**/*.test.ts',
       ],
+      // `npm start` itself (test/integration/cli.test.ts) runs on the folder store, in the project above.
+      testPathIgnorePatterns: ['/node_modules/', '<rootDir>/test/integration/cli.test.ts'],
       setupFiles: [...base.setupFiles, '<rootDir>/test/support/setup-s3rver.ts'],
     },
   ],
