@@ -11,8 +11,9 @@
 const base = require('./jest.base');
 
 /**
- * Suites that watch or break S3 itself (SDK middleware spies on the S3 requests sent, multipart parts, a dead S3
- * endpoint, a recording proxy in front of S3): S3 backends only.
+ * Suites that watch or break S3 itself (SDK middleware spies on the S3 requests sent, S3 requests counted on the
+ * wire, multipart parts, a dead S3 endpoint, a recording proxy in front of S3), or that write the store from a second
+ * process while the server runs (operator-resume; the folder store admits one process): S3 backends only.
  */
 const S3_ONLY = [
   '<rootDir>/test/handlers/archiver-failure.test.ts',
@@ -22,6 +23,9 @@ const S3_ONLY = [
   '<rootDir>/test/handlers/exercise-cache.test.ts',
   '<rootDir>/test/handlers/storage-down.test.ts',
   '<rootDir>/test/integration/worker-redirect.test.ts',
+  '<rootDir>/test/integration/operator-migrate.test.ts',
+  '<rootDir>/test/integration/operator-resume.test.ts',
+  '<rootDir>/test/integration/s3-request-counts.test.ts',
 ];
 
 module.exports = {
@@ -30,7 +34,11 @@ module.exports = {
     {
       ...base,
       displayName: 'unit',
-      testMatch: ['<rootDir>/test/unit/**/*.test.ts', '<rootDir>/test/deploy/**/*.test.ts'],
+      testMatch: [
+        '<rootDir>/test/unit/**/*.test.ts',
+        '<rootDir>/test/deploy/**/*.test.ts',
+        '<rootDir>/test/bench/**/*.test.ts',
+      ],
     },
     {
       ...base,

@@ -7,9 +7,9 @@ import { writeFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { type ArchiveLayout, config, loadConfig } from '../config';
-import { EMBEDDED_S3_CREDENTIALS, type EmbeddedS3, startEmbeddedS3 } from '../local/embedded-s3';
+import { FolderStore } from '../folder-store/folder-store';
 import { DEFAULT_BUCKET } from '../local/stack';
-import { bucketReachable } from '../storage';
+import { bucketReachable, useStore } from '../storage';
 import { gc, KeepListError } from './gc';
 import type { CommandResult, Io, StopSignal } from './io';
 import { migrate } from './migrate';
@@ -56,7 +56,7 @@ export async function runOperator(
   stop: StopSignal = { stopped: false },
   env: NodeJS.ProcessEnv = process.env,
 ): Promise<number> {
-  let embedded: EmbeddedS3 | undefined;
+  let folder: FolderStore | undefined;
   try {
     const { values, positionals } = parse(argv);
     if (values.help || positionals.length === 0) {
@@ -68,12 +68,16 @@ export async function runOperator(
     const concurrency = positiveInt(values.concurrency, '--concurrency', DEFAULT_CONCURRENCY);
     if (values.layout !== undefined) env.ARCHIVE_LAYOUT = values.layout;
     if (values.directory !== undefined) {
-      // The embedded store of local mode over DIR, as `npm start -- --directory DIR` runs it, with its bucket.
+      // The folder store of local mode in DIR, as `npm start -- --directory DIR` runs it (docs/embedded-store.md).
+      // Its lock admits one process: the tool refuses a folder that a running `npm start` holds.
       env.BUCKET ||= DEFAULT_BUCKET;
-      embedded = await startEmbeddedS3({ directory: resolve(values.directory), bucket: env.BUCKET });
-      env.S3_ENDPOINT = embedded.endpoint;
-      env.AWS_ACCESS_KEY_ID = EMBEDDED_S3_CREDENTIALS.accessKeyId;
-      env.AWS_SECRET_ACCESS_KEY = EMBEDDED_S3_CREDENTIALS.secretAccessKey;
+      delete env.S3_ENDPOINT;
+      try {
+        folder = await FolderStore.open({ directory: resolve(values.directory), bucket: env.BUCKET });
+      } catch (err) {
+        throw new UsageError((err as Error).message);
+      }
+      useStore(folder);
     }
     let layout: ArchiveLayout;
     try {
@@ -136,7 +140,10 @@ export async function runOperator(
     }
     throw err;
   } finally {
-    await embedded?.close();
+    if (folder) {
+      useStore(undefined);
+      await folder.close();
+    }
   }
 }
 

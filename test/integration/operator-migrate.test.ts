@@ -6,7 +6,6 @@
  */
 import { rmSync } from 'node:fs';
 import { Readable } from 'node:stream';
-import { DeleteObjectCommand } from '@aws-sdk/client-s3';
 import { HashMismatchError, uploadExerciseFile } from '../../lib/exercises';
 import { spyOnS3 } from '../handlers/support/s3-spy';
 import { send } from '../support/http';
@@ -150,7 +149,7 @@ describe('migrate --from DIR', () => {
       await stack.notificationsIdle();
       for (const key of await stack.keys()) {
         if (key.includes(`/${id}/`) || key === `manifests/${id}.json` || key === `submission_archives/${id}.zip`) {
-          await stack.s3.send(new DeleteObjectCommand({ Bucket: stack.bucket, Key: key }));
+          await stack.remove(key);
         }
       }
       const { body, contentType } = multipart([...files].map(([path, data]) => file(path, data)));

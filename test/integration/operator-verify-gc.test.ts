@@ -4,7 +4,6 @@
  * deletes exactly the unlisted exercise files that are old enough.
  */
 import { rmSync, writeFileSync } from 'node:fs';
-import { DeleteObjectCommand, ListObjectsV2Command, PutObjectCommand } from '@aws-sdk/client-s3';
 import { MANIFEST_DIGEST_METADATA } from '../../lib/archive';
 import { gc } from '../../lib/operator/gc';
 import { send } from '../support/http';
@@ -40,7 +39,7 @@ interface VerifyReport {
 }
 
 const put = (key: string, body: string, metadata?: Record<string, string>) =>
-  stack.s3.send(new PutObjectCommand({ Bucket: stack.bucket, Key: key, Body: body, Metadata: metadata }));
+  stack.put(key, body, metadata ? { metadata } : {});
 
 describe('verify', () => {
   it('finds nothing wrong in a freshly migrated bucket', async () => {
@@ -56,7 +55,7 @@ describe('verify', () => {
     const exerciseKey = `tasks/${hash[0]}/${hash}`;
     await put(exerciseKey, '1 2 4\n');
     const missingKey = 'submissions/sub_nested/src/lib/util.h';
-    await stack.s3.send(new DeleteObjectCommand({ Bucket: stack.bucket, Key: missingKey }));
+    await stack.remove(missingKey);
     // An archive built from another manifest: its metadata names another digest (as after a lost rebuild).
     const staleKey = 'submission_archives/sub.dots_1.zip';
     await put(staleKey, 'an old archive', { [MANIFEST_DIGEST_METADATA]: '0'.repeat(64), 'archive-layout': 'prefixed' });
@@ -97,7 +96,7 @@ describe('verify', () => {
     ).toBe(false);
 
     // Migrating again restores what the old folder still holds (the hash is stored, so that file needs a delete).
-    await stack.s3.send(new DeleteObjectCommand({ Bucket: stack.bucket, Key: exerciseKey }));
+    await stack.remove(exerciseKey);
     await runTool(['migrate', '--from', folder.root, '--json']);
     await stack.notificationsIdle();
     const healed = await runTool(['verify', '--repair', '--json']);
@@ -164,8 +163,8 @@ describe('gc', () => {
     for (const data of old) await store(data);
     await new Promise((resolve) => setTimeout(resolve, 2100));
     for (const data of young) await store(data);
-    const page = await stack.s3.send(new ListObjectsV2Command({ Bucket: stack.bucket, Prefix: 'tasks/' }));
-    const listing = new Map((page.Contents ?? []).map((o) => [o.Key as string, o.LastModified as Date]));
+    const listing = new Map<string, Date>();
+    for (const key of await stack.keys('tasks/')) listing.set(key, (await stack.head(key))?.LastModified as Date);
     const dateOf = (data: Buffer) => listing.get(`tasks/${sha1(data)[0]}/${sha1(data)}`) as Date;
     // The age bound falls between the two generations: 1 day before `now`.
     const cutoff = new Date((dateOf(old[2] as Buffer).getTime() + dateOf(young[0] as Buffer).getTime()) / 2);
