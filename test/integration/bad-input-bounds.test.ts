@@ -1,11 +1,10 @@
 /**
  * The bounds of a submission and the names of bad input (docs/protocol.md, "Bounds and bad input"), through real HTTP
- * to the local server over the embedded S3, with Basic credentials on. The submission bounds are set small here
+ * to the local server over each backend's store, with Basic credentials on. The submission bounds are set small here
  * (MAX_SUBMISSION_FILES=40, MAX_UPLOAD_BYTES=12000) so that a few requests reach them; the default bounds are checked
  * in test/unit/submission-bounds.test.ts.
  */
 import { createHash } from 'node:crypto';
-import { ListObjectsV2Command } from '@aws-sdk/client-s3';
 import { captureLogs } from '../handlers/support/logs';
 import { type RawAnswer, send } from '../support/http';
 import { file, multipart, type Part } from '../support/multipart';
@@ -46,12 +45,10 @@ const ask = (target: string, body: unknown) => askUpload(stack.url, target, body
 async function snapshot(): Promise<Map<string, string>> {
   await stack.notificationsIdle();
   const all = new Map<string, string>();
-  let token: string | undefined;
-  do {
-    const page = await stack.s3.send(new ListObjectsV2Command({ Bucket: stack.bucket, ContinuationToken: token }));
-    for (const o of page.Contents ?? []) all.set(o.Key ?? '', `${o.ETag} ${o.Size} ${o.LastModified?.toISOString()}`);
-    token = page.IsTruncated ? page.NextContinuationToken : undefined;
-  } while (token);
+  for (const key of await stack.keys()) {
+    const o = await stack.head(key);
+    all.set(key, `${o?.ETag} ${o?.ContentLength} ${o?.LastModified?.toISOString()}`);
+  }
   return all;
 }
 
