@@ -1,12 +1,14 @@
 /**
  * Submission archives (PROTOCOL.md §3): a zip of exactly the files in the manifest, in either layout, built as a
- * stream from S3 through the zip writer into a multipart upload, so memory stays flat whatever the size.
+ * stream from S3 through the zip writer (archiver) into a multipart upload, so memory stays flat whatever the size.
  *
  * The bytes are a pure function of the manifest and the layout: entries sorted by path, one fixed timestamp, one
- * fixed mode, the same compression decision for the same name. A duplicate build writes identical bytes.
+ * fixed mode, the same compression decision for the same name. A duplicate build writes identical bytes
+ * (docs/archives.md, "Determinism"; test/unit/archive-bytes.test.ts pins them).
  */
-import { PassThrough, Readable } from 'node:stream';
-import { ZipFile } from 'yazl';
+import { PassThrough, Readable, Transform } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { ZipArchive } from 'archiver';
 import type { ArchiveLayout } from './config';
 import { archiveKey, submissionFileKey } from './keys';
 import { type Manifest, type ManifestFile, manifestDigest } from './manifest';
@@ -16,11 +18,12 @@ import { getObject, type ObjectInfo, putObject, uploadStream } from './storage';
 export const MANIFEST_DIGEST_METADATA = 'manifest-sha256';
 
 /**
- * One timestamp for every entry. Built from local-time fields and written in DOS form only, because the DOS
- * fields are local time in yazl: this gives the same bytes in every time zone.
+ * One timestamp for every entry. archiver writes it in DOS form only, from the date's UTC fields (zip-stream's
+ * `forceLocalTime` is off), and writes no extended-timestamp field: the same bytes in every time zone.
  */
-const ENTRY_MTIME = new Date(2000, 0, 1, 0, 0, 0);
-const ENTRY_MODE = 0o100644;
+const ENTRY_DATE = new Date(Date.UTC(2000, 0, 1, 0, 0, 0));
+/** rw-r--r--; archiver adds the regular-file type itself, so the entries carry 0100644 as before. */
+const ENTRY_MODE = 0o644;
 const DEFLATE_LEVEL = 6;
 
 /** Formats that are compressed already: deflating them again costs CPU and gains nothing. */
@@ -52,6 +55,36 @@ export function shouldDeflate(path: string): boolean {
 }
 
 /**
+ * The name to hand archiver for entry `name`, so that the zip holds `name` exactly. archiver 8.0.0 removes a
+ * leading `word:` (meant for a Windows drive or a URL scheme) from every name, once in each of its three layers
+ * (archiver, zip-stream and compress-commons). A submission path may start that way (`abc:def.c` is valid; only a
+ * drive letter is refused as absolute, lib/keys.ts), so such a name gets three prefixes that those removals take
+ * off again. Only the flat layout can meet this: a submission id has no colon. test/unit/archive-layout.test.ts
+ * checks the names that come out.
+ */
+export function archiverEntryName(name: string): string {
+  return /^\w+:/.test(name) ? `_:_:_:${name}` : name;
+}
+
+/**
+ * Passes a file's bytes on and fails at its end if there were more or fewer than its manifest lists, so that a
+ * truncated read or a file replaced behind the manifest fails the build instead of producing a wrong archive.
+ * (Checked at the end only, so that a read error that comes first is the one reported.)
+ */
+function exactly(size: number, path: string): Transform {
+  let seen = 0;
+  return new Transform({
+    transform(chunk: Buffer, _encoding, done) {
+      seen += chunk.length;
+      done(null, chunk);
+    },
+    flush(done) {
+      done(seen === size ? null : new Error(`The file ${path} has ${seen} bytes, its manifest lists ${size}.`));
+    },
+  });
+}
+
+/**
  * How many files are opened ahead of the zip writer. Each S3 GET waits for its first byte (tens of milliseconds
  * in AWS); opening the next few while the current one streams hides that wait for submissions of many small files.
  * An opened stream holds only its socket and one buffer, so memory stays flat.
@@ -67,10 +100,14 @@ export function zipStream(
   layout: ArchiveLayout,
   open: (file: ManifestFile) => Promise<Readable>,
 ): Readable {
-  const zip = new ZipFile();
+  const zip = new ZipArchive({ zlib: { level: DEFLATE_LEVEL } });
   const output = new PassThrough();
   const files = manifest.files;
   const opened = new Map<number, Promise<Readable>>();
+  let current: Readable | undefined;
+  const fail = (err: Error): void => {
+    output.destroy(err);
+  };
   const openAhead = (from: number): void => {
     for (let i = from; i < Math.min(files.length, from + PREFETCH_FILES); i++) {
       if (opened.has(i) || output.destroyed) continue;
@@ -80,8 +117,12 @@ export function zipStream(
       opened.set(i, stream);
     }
   };
-  // On failure, release what was opened ahead and never read.
+  // On failure (or when the consumer gives up), stop the writer and release the file being read and those opened
+  // ahead and never read.
   output.on('close', () => {
+    zip.unpipe(output);
+    zip.abort();
+    current?.destroy();
     for (const stream of opened.values())
       stream.then(
         (s) => s.destroy(),
@@ -89,37 +130,41 @@ export function zipStream(
       );
     opened.clear();
   });
-  zip.outputStream.on('error', (err: Error) => output.destroy(err));
-  (zip as unknown as NodeJS.EventEmitter).on('error', (err: Error) => output.destroy(err));
-  zip.outputStream.pipe(output);
-  files.forEach((file, index) => {
-    const deflate = shouldDeflate(file.path);
-    zip.addReadStreamLazy(
-      entryName(manifest.id, file.path, layout),
-      {
-        mtime: ENTRY_MTIME,
-        forceDosTimestamp: true,
+  zip.on('error', fail);
+  zip.on('warning', fail); // archiver warns only about file-system entries, which are never added here
+  zip.pipe(output);
+
+  // One entry at a time: archiver gets the next file when it has written the previous one ('entry'), so only the
+  // prefetched files are open, never the whole submission.
+  const append = (index: number): void => {
+    if (output.destroyed) return;
+    const file = files[index];
+    if (!file) {
+      zip.finalize().catch(() => undefined); // its errors also reach the 'error' listener above
+      return;
+    }
+    openAhead(index);
+    const next = opened.get(index) ?? Promise.reject(new Error('archive build stopped'));
+    opened.delete(index);
+    next.then((source) => {
+      if (output.destroyed) {
+        source.destroy();
+        return;
+      }
+      current = source;
+      const checked = exactly(file.size, file.path);
+      // A source that fails mid-read must fail the archive, not leave the writer waiting.
+      pipeline(source, checked).catch(fail);
+      zip.once('entry', () => append(index + 1));
+      zip.append(checked, {
+        name: archiverEntryName(entryName(manifest.id, file.path, layout)),
+        date: ENTRY_DATE,
         mode: ENTRY_MODE,
-        compress: deflate,
-        ...(deflate ? { compressionLevel: DEFLATE_LEVEL } : {}),
-        size: file.size,
-      },
-      (cb) => {
-        openAhead(index);
-        const stream = opened.get(index) ?? Promise.reject(new Error('archive build stopped'));
-        opened.delete(index);
-        stream.then(
-          (source) => {
-            // A source that fails mid-read must fail the archive, not leave the writer waiting.
-            source.on('error', (err: Error) => output.destroy(err));
-            cb(null, source);
-          },
-          (err: Error) => cb(err, undefined as unknown as Readable),
-        );
-      },
-    );
-  });
-  zip.end();
+        store: !shouldDeflate(file.path),
+      });
+    }, fail);
+  };
+  append(0);
   return output;
 }
 

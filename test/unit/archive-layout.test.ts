@@ -157,6 +157,27 @@ describe('zipStream', () => {
     });
   });
 
+  it.each<ArchiveLayout>(['prefixed', 'flat'])(
+    'keeps paths that start like a drive or URL scheme exactly in the %s layout',
+    async (layout) => {
+      const files: Record<string, Buffer> = {
+        'abc:def.c': Buffer.from('1'),
+        'def.c': Buffer.from('2'),
+        'x_1:/y.c': Buffer.from('3'),
+        'http:': Buffer.from('4'),
+        'a-b:c.c': Buffer.from('5'),
+      };
+      const { manifest, open } = inMemory('s1', files);
+      const entries = await readZip(await build(manifest, layout, open));
+      const prefix = layout === 'prefixed' ? 's1/' : '';
+      expect(entries.map((e) => [e.name, e.data.toString()])).toEqual(
+        Object.keys(files)
+          .sort()
+          .map((path) => [`${prefix}${path}`, files[path]?.toString()]),
+      );
+    },
+  );
+
   it('builds an empty but valid zip for a manifest without files', async () => {
     const zip = await build(makeManifest('s1', []), 'prefixed', async () => {
       throw new Error('nothing to open');
