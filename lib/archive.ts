@@ -6,13 +6,14 @@
  * fixed mode, the same compression decision for the same name. A duplicate build writes identical bytes
  * (docs/archives.md, "Determinism"; test/unit/archive-bytes.test.ts pins them).
  */
-import { PassThrough, Readable, Transform } from 'node:stream';
+import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { ZipArchive } from 'archiver';
 import type { ArchiveLayout } from './config';
 import { archiveKey, submissionFileKey } from './keys';
 import { type Manifest, type ManifestFile, manifestDigest } from './manifest';
 import { getObject, type ObjectInfo, putObject, uploadStream } from './storage';
+import { BlockJoiner } from './streams';
 
 /** Object metadata (`x-amz-meta-manifest-sha256`) naming the manifest an archive was built from. */
 export const MANIFEST_DIGEST_METADATA = 'manifest-sha256';
@@ -101,7 +102,7 @@ export function zipStream(
   open: (file: ManifestFile) => Promise<Readable>,
 ): Readable {
   const zip = new ZipArchive({ zlib: { level: DEFLATE_LEVEL } });
-  const output = new PassThrough();
+  const output = new BlockJoiner();
   const files = manifest.files;
   const opened = new Map<number, Promise<Readable>>();
   let current: Readable | undefined;
@@ -140,6 +141,8 @@ export function zipStream(
     if (output.destroyed) return;
     const file = files[index];
     if (!file) {
+      // Every file is written: what is left is the central directory, which must not wait write by write.
+      output.takeTheRest();
       zip.finalize().catch(() => undefined); // its errors also reach the 'error' listener above
       return;
     }
