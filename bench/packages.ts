@@ -6,7 +6,8 @@
  * Unless --skip-package it runs `osls package` (with the deploy params below), then for every function of
  * .serverless/serverless-state.json (or every .serverless/*.zip) it measures the zip, extracts it, and times
  * `require()` of the handler's file in fresh Node processes (--runs each, interleaved across functions; the median,
- * min and max are reported). Each child gets only BUCKET=x as environment: a bundle must neither need configuration
+ * min and max are reported). Each child gets only BUCKET=x and NODE_OPTIONS=--enable-source-maps (as deployed) as
+ * environment: a bundle must neither need configuration
  * nor start network calls at require time, which one extra instrumented run per function checks.
  * Bounds (flagged): zip ≥ 400 KB, median cold load ≥ 150 ms. KB = 1000 bytes, KiB = 1024.
  * Results: a table on the terminal and bench/results/packages.json.
@@ -42,7 +43,8 @@ const PACKAGE_ARGS = [
 ];
 const MAX_ZIP_BYTES = 400_000;
 const MAX_COLD_LOAD_MS = 150;
-const CHILD_ENV = { BUCKET: 'x' };
+/** Every deployed function runs with --enable-source-maps (serverless.yml), so the load is timed with it. */
+const CHILD_ENV = { BUCKET: 'x', NODE_OPTIONS: '--enable-source-maps' };
 const CHILD_TIMEOUT_MS = 30_000;
 
 /** Timed run: nothing but the require between the two clock reads. argv: [file, export path]. */

@@ -3,7 +3,8 @@
 #
 #   npm run localstack:host -- start | stop | status | run <command…>
 #
-# `start` creates .venv-localstack (ignored by git) with a pinned localstack-core, starts its S3 and SSM on
+# `start` creates .venv-localstack (ignored by git) with a pinned localstack-core, starts its S3, SSM and SQS (SQS for
+# the S3 notifications of `npm run test:deployed`) on
 # 127.0.0.1:4566, and waits until the health endpoint reports S3 ready. `stop` stops it by its own pid. `run`
 # starts it, runs the command against it, and stops it whatever the command's outcome (exit code preserved).
 set -euo pipefail
@@ -55,7 +56,7 @@ start() {
   install
   mkdir -p "$STATE"
   say "starting on 127.0.0.1:$PORT (log: $LOG)"
-  SERVICES=s3,ssm GATEWAY_LISTEN="127.0.0.1:$PORT" LOCALSTACK_HOST="127.0.0.1:$PORT" DNS_DISABLED=1 \
+  SERVICES=s3,ssm,sqs GATEWAY_LISTEN="127.0.0.1:$PORT" LOCALSTACK_HOST="127.0.0.1:$PORT" DNS_DISABLED=1 \
     SKIP_SSL_CERT_DOWNLOAD=1 DISABLE_EVENTS=1 S3_SKIP_SIGNATURE_VALIDATION=0 \
     nohup "$VENV/bin/python" -m localstack.runtime.main >"$LOG" 2>&1 &
   echo $! >"$PIDFILE"

@@ -40,16 +40,24 @@ export function loadRoutes(serverlessYmlPath: string): Route[] {
       if (typeof http.path !== 'string' || typeof http.method !== 'string') {
         throw new Error(`An http event of ${name} in serverless.yml lacks a path or method.`);
       }
-      const trimmed = http.path.replace(/^\/+|\/+$/g, '');
-      routes.push({
-        resource: `/${trimmed}`,
-        method: http.method.toUpperCase(),
-        handler: fn.handler,
-        segments: trimmed === '' ? [] : trimmed.split('/').map(parseSegment),
-      });
+      routes.push(routeOf(http.path, http.method, fn.handler));
     }
   }
   return routes;
+}
+
+/**
+ * A route from an API Gateway resource path (`/submissions/{id+}`), its method and the handler's name: from
+ * `serverless.yml` here, from the generated template in the "as deployed" tier (test/deployed).
+ */
+export function routeOf(path: string, method: string, handler: string): Route {
+  const trimmed = path.replace(/^\/+|\/+$/g, '');
+  return {
+    resource: `/${trimmed}`,
+    method: method.toUpperCase(),
+    handler,
+    segments: trimmed === '' ? [] : trimmed.split('/').map(parseSegment),
+  };
 }
 
 function parseSegment(segment: string): Segment {

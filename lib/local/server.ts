@@ -36,6 +36,17 @@ export interface LocalServerOptions {
   requestTimeoutMs?: number;
   /** The folder store's presigned URLs (`/<bucket>/…`), answered here as S3 would answer them. */
   store?: StoreEndpoint;
+  /**
+   * API Gateway's own answer to an unknown route (its MISSING_AUTHENTICATION_TOKEN gateway response); by default the
+   * one serverless.yml configures. The "as deployed" tier (test/deployed) passes the generated template's.
+   */
+  unknownRoute?: GatewayResponse;
+}
+
+export interface GatewayResponse {
+  status: number;
+  contentType: string;
+  body: string;
 }
 
 /**
@@ -167,7 +178,12 @@ async function handle(options: LocalServerOptions, req: IncomingMessage, res: Se
   const match = matchRoute(options.routes, rawPath);
   if (!match || (match.route.method !== 'ANY' && match.route.method !== req.method)) {
     req.resume();
-    answerItself(req, res, 404, 'no-such-route', `There is no route ${rawPath}.`);
+    if (options.unknownRoute) {
+      const { status, contentType, body } = options.unknownRoute;
+      logOwnAnswer(req, status, 'no-such-route');
+      res.writeHead(status, { 'Content-Type': contentType, 'Content-Length': String(Buffer.byteLength(body)) });
+      res.end(body);
+    } else answerItself(req, res, 404, 'no-such-route', `There is no route ${rawPath}.`);
     return;
   }
   if (refuseDeclaredTooLarge(options, req, res)) return;

@@ -2,68 +2,50 @@
  * The deployment, checked without an AWS account: `osls package` runs offline and these tests read the
  * CloudFormation template it writes (shared/DESIGN.md "Auth and isolation", issue "Deployable to AWS").
  */
-import { execFile } from 'node:child_process';
-import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
+import { type CfnResource, type CfnTemplate, type Packaged, packageService } from '../../scripts/package-service';
+import { readZip } from '../support/zip';
 
-const run = promisify(execFile);
-const root = join(__dirname, '../..');
 const VPCE = 'vpce-0a1b2c3d4e5f67890';
 const PARAMETER = '/recodex/test/credentials';
+const CUSTOM_BUCKET = 'recodex-files-custom-name';
+const SECOND_VPCE = 'vpce-0fedcba9876543210';
+const TOPIC = 'arn:aws:sns:eu-west-1:123456789012:recodex-alarms';
+/** Every optional parameter set (the "custom" package), against the defaults (the "packaged" one). */
+const OPTIONS = {
+  bucketName: CUSTOM_BUCKET,
+  vpcEndpointIds: `${VPCE},${SECOND_VPCE}`,
+  alarmTopicArn: TOPIC,
+  bucketVersioning: 'true',
+  archiverReservedConcurrency: '3',
+  apiAccessLogs: 'true',
+};
 
 type Json = Record<string, unknown>;
-interface Resource {
-  Type: string;
-  Properties: Json;
-  DependsOn?: unknown;
-}
+type Resource = CfnResource;
 
-/** Packaging must not need credentials or a network: the environment holds no AWS settings at all. */
-function offlineEnv(): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = {};
-  for (const [name, value] of Object.entries(process.env)) if (!name.startsWith('AWS_')) env[name] = value;
-  return { ...env, HOME: process.env.HOME, SLS_TELEMETRY_DISABLED: '1' };
-}
-
-async function osls(args: string[]): Promise<{ code: number; output: string }> {
-  try {
-    const { stdout, stderr } = await run(join(root, 'node_modules/.bin/osls'), args, {
-      cwd: root,
-      env: offlineEnv(),
-      maxBuffer: 16 * 1024 * 1024,
-    });
-    return { code: 0, output: stdout + stderr };
-  } catch (err) {
-    const e = err as { code?: number; stdout?: string; stderr?: string };
-    return { code: typeof e.code === 'number' ? e.code : 1, output: `${e.stdout ?? ''}${e.stderr ?? ''}` };
-  }
-}
-
-let out: string;
+let packaged: Packaged;
+let custom: Packaged;
+let template: CfnTemplate;
 let resources: Record<string, Resource>;
 let templateText: string;
 
 beforeAll(async () => {
-  out = await mkdtemp(join(tmpdir(), 'fileserver-package-'));
-  const packaged = await osls([
-    'package',
-    '--package',
-    out,
-    `--param=vpcEndpointIds=${VPCE}`,
-    `--param=credentialsParameter=${PARAMETER}`,
-  ]);
-  if (packaged.code !== 0) throw new Error(`osls package failed:\n${packaged.output}`);
-  templateText = await readFile(join(out, 'cloudformation-template-update-stack.json'), 'utf8');
-  resources = (JSON.parse(templateText) as { Resources: Record<string, Resource> }).Resources;
-}, 180_000);
+  const params = { vpcEndpointIds: VPCE, credentialsParameter: PARAMETER };
+  [packaged, custom] = await Promise.all([packageService(params), packageService({ ...params, ...OPTIONS })]);
+  for (const run of [packaged, custom]) if (!run.template) throw new Error(`osls package failed:\n${run.output}`);
+  template = packaged.template as CfnTemplate;
+  resources = template.Resources;
+  templateText = JSON.stringify(template);
+}, 240_000);
 
 afterAll(async () => {
-  if (out) await rm(out, { recursive: true, force: true });
+  await Promise.all([packaged?.close(), custom?.close()]);
 });
 
 const ofType = (type: string): [string, Resource][] => Object.entries(resources).filter(([, r]) => r.Type === type);
+const functions = (): [string, Resource][] => ofType('AWS::Lambda::Function');
 const resource = (name: string): Resource => {
   const found = resources[name];
   if (!found) throw new Error(`no resource ${name}`);
@@ -82,7 +64,7 @@ describe('the API', () => {
         Principal: '*',
         Action: ['execute-api:Invoke'],
         Resource: 'execute-api:/*',
-        Condition: { StringEquals: { 'aws:SourceVpce': VPCE } },
+        Condition: { StringEquals: { 'aws:SourceVpce': [VPCE] } },
       },
     ]);
   });
@@ -161,7 +143,7 @@ describe('the bucket', () => {
       const rule = rules.find((r) => r.Prefix === prefix);
       expect(JSON.stringify(rule?.Status)).toContain('Disabled'); // Fn::If on a parameter that defaults to 0 (off)
     }
-    const conditions = (JSON.parse(templateText) as { Conditions: Json }).Conditions;
+    const conditions = template.Conditions as Json;
     expect(JSON.stringify(conditions.ExpireSubmissions)).toContain('"0","0"');
     expect(rules.filter((r) => typeof r.Prefix === 'string' && r.Prefix.startsWith('tasks'))).toEqual([]);
     expect(rules.filter((r) => r.Prefix === undefined && r.ExpirationInDays !== undefined)).toEqual([]);
@@ -188,13 +170,35 @@ describe('the bucket', () => {
   });
 });
 
-describe('the functions', () => {
-  const functions = (): [string, Resource][] => ofType('AWS::Lambda::Function');
+describe("the archiver's trigger", () => {
+  // S3 checks, when it creates the bucket, that it may invoke each notification's function: a permission naming
+  // another bucket makes the first deploy roll back.
+  it.each([
+    ['the default bucket name', () => packaged, 'recodex-fileserver-dev-files'],
+    ['a custom bucketName', () => custom, CUSTOM_BUCKET],
+  ])('lets S3 invoke the archiver from the bucket it creates, with %s', (_, run, bucket) => {
+    const { Resources } = run().template as CfnTemplate;
+    expect(Resources.S3BucketFiles?.Properties.BucketName).toBe(bucket);
+    const permissions = Object.values(Resources).filter(
+      (r) => r.Type === 'AWS::Lambda::Permission' && r.Properties.Principal === 's3.amazonaws.com',
+    );
+    expect(permissions).toHaveLength(1);
+    const permission = (permissions[0] as Resource).Properties;
+    expect(permission.FunctionName).toEqual({ 'Fn::GetAtt': ['ArchiverLambdaFunction', 'Arn'] });
+    expect(permission.SourceAccount).toEqual({ Ref: 'AWS::AccountId' });
+    expect(resolveString(permission.SourceArn, { 'AWS::Partition': 'aws' })).toBe(`arn:aws:s3:::${bucket}`);
+    // The bucket waits for the permission, so the notification's check finds it.
+    expect(([] as string[]).concat(Resources.S3BucketFiles?.DependsOn ?? [])).toContain(
+      Object.entries(Resources).find(([, r]) => r.Properties === permission)?.[0],
+    );
+  });
+});
 
+describe('the functions', () => {
   it('run on nodejs22.x, each from its own package', async () => {
     expect(functions().length).toBe(9);
     for (const [, fn] of functions()) expect(fn.Properties.Runtime).toBe('nodejs22.x');
-    const zips = (await readdir(out)).filter((name) => name.endsWith('.zip')).sort();
+    const zips = (await readdir(packaged.out)).filter((name) => name.endsWith('.zip')).sort();
     expect(zips).toEqual(
       [
         'archiver',
@@ -255,10 +259,11 @@ describe('the functions', () => {
       },
     ],
     [
-      // A presigned URL acts with the rights of the role that signed it: exactly the keys the route hands out.
+      // A presigned URL acts with the rights of the role that signed it: exactly the keys the route hands out. It
+      // reads only what it checks (never a result or an attachment: test:deployed found those grants unused).
       'Uploads',
       {
-        's3:GetObject': ['tasks/*', 'results/*', 'attachments/*', 'revisions/*', 'manifests/*'],
+        's3:GetObject': ['tasks/*', 'revisions/*', 'manifests/*'],
         's3:PutObject': ['tasks/*', 'results/*', 'attachments/*', 'revisions/*', 'manifests/*'],
       },
     ],
@@ -299,14 +304,17 @@ describe('the functions', () => {
 
 describe('deploying', () => {
   it('refuses to package without the credentials parameter or the VPC endpoint, and says what to pass', async () => {
-    const refused = await osls(['package', '--package', join(out, 'refused')]);
-    expect(refused.code).not.toBe(0);
-    expect(refused.output).toContain('Refusing to package the fileserver');
-    expect(refused.output).toContain('credentialsParameter is missing');
-    expect(refused.output).toContain('vpcEndpointIds is missing');
-    const noCredentials = await osls(['package', '--package', join(out, 'refused2'), `--param=vpcEndpointIds=${VPCE}`]);
-    expect(noCredentials.code).not.toBe(0);
-    expect(noCredentials.output).toContain('credentialsParameter is missing');
+    const [refused, noCredentials] = await Promise.all([packageService({}), packageService({ vpcEndpointIds: VPCE })]);
+    try {
+      expect(refused.code).not.toBe(0);
+      expect(refused.output).toContain('Refusing to package the fileserver');
+      expect(refused.output).toContain('credentialsParameter is missing');
+      expect(refused.output).toContain('vpcEndpointIds is missing');
+      expect(noCredentials.code).not.toBe(0);
+      expect(noCredentials.output).toContain('credentialsParameter is missing');
+    } finally {
+      await Promise.all([refused.close(), noCredentials.close()]);
+    }
   }, 120_000);
 });
 
@@ -324,3 +332,171 @@ function resourcePath(id: unknown): string {
   const parent = resourcePath(node.Properties.ParentId);
   return `${parent === '/' ? '' : parent}/${node.Properties.PathPart as string}`;
 }
+
+/** A string-valued template expression (literals, Fn::Join, Ref of a pseudo parameter) with the given values. */
+function resolveString(value: unknown, refs: Record<string, string>): string {
+  if (typeof value === 'string') return value;
+  const node = value as { 'Fn::Join'?: [string, unknown[]]; Ref?: string };
+  if (node.Ref !== undefined) {
+    const resolved = refs[node.Ref];
+    if (resolved === undefined) throw new Error(`no value for Ref ${node.Ref}`);
+    return resolved;
+  }
+  if (node['Fn::Join']) {
+    const [separator, parts] = node['Fn::Join'];
+    return parts.map((part) => resolveString(part, refs)).join(separator);
+  }
+  throw new Error(`cannot resolve ${JSON.stringify(value)}`);
+}
+
+const customResources = (): Record<string, Resource> => (custom.template as CfnTemplate).Resources;
+const conditionValue = (t: CfnTemplate, name: string): boolean => {
+  const condition = t.Conditions?.[name] as { 'Fn::Equals'?: [unknown, unknown] };
+  const equals = condition['Fn::Equals'];
+  if (!equals) throw new Error(`condition ${name} is not a plain Fn::Equals`);
+  return equals[0] === equals[1];
+};
+
+describe('the production template', () => {
+  it('sends archiver events that failed two retries or an hour to an encrypted queue kept 14 days', () => {
+    const configs = ofType('AWS::Lambda::EventInvokeConfig');
+    expect(configs).toHaveLength(1);
+    const config = (configs[0] as [string, Resource])[1].Properties;
+    expect(config.FunctionName).toEqual({ Ref: 'ArchiverLambdaFunction' });
+    expect(config.Qualifier).toBe('$LATEST');
+    expect(config.MaximumRetryAttempts).toBe(2);
+    expect(config.MaximumEventAgeInSeconds).toBe(3600);
+    const destination = (config.DestinationConfig as { OnFailure: { Destination: unknown } }).OnFailure.Destination;
+    expect(destination).toEqual({ 'Fn::GetAtt': ['ArchiverFailureQueue', 'Arn'] });
+    const queue = resource('ArchiverFailureQueue');
+    expect(queue.Type).toBe('AWS::SQS::Queue');
+    expect(queue.Properties.MessageRetentionPeriod).toBe(14 * 24 * 3600);
+    expect(queue.Properties.SqsManagedSseEnabled).toBe(true);
+    // Lambda delivers to the destination with the function's role.
+    const send = statementsOf(resource('ArchiverIamRoleLambdaExecution')).filter((s) =>
+      ([] as string[]).concat(s.Action as string[]).includes('sqs:SendMessage'),
+    );
+    expect(send.map((s) => s.Resource)).toEqual([{ 'Fn::GetAtt': ['ArchiverFailureQueue', 'Arn'] }]);
+  });
+
+  it('alarms on archiver errors, a non-empty failure queue, the API 5xx rate and throttles of any function', () => {
+    const alarms = Object.fromEntries(ofType('AWS::CloudWatch::Alarm').map(([id, r]) => [id, r.Properties]));
+    expect(alarms.ArchiverErrorsAlarm).toMatchObject({
+      Namespace: 'AWS/Lambda',
+      MetricName: 'Errors',
+      Dimensions: [{ Name: 'FunctionName', Value: { Ref: 'ArchiverLambdaFunction' } }],
+      Threshold: 0,
+      ComparisonOperator: 'GreaterThanThreshold',
+    });
+    expect(alarms.ArchiverFailureQueueAlarm).toMatchObject({
+      Namespace: 'AWS/SQS',
+      MetricName: 'ApproximateNumberOfMessagesVisible',
+      Dimensions: [{ Name: 'QueueName', Value: { 'Fn::GetAtt': ['ArchiverFailureQueue', 'QueueName'] } }],
+      Threshold: 0,
+    });
+    // The metric's dimensions must name the API and stage as API Gateway reports them.
+    expect(alarms.ApiServerErrorsAlarm).toMatchObject({
+      Namespace: 'AWS/ApiGateway',
+      MetricName: '5XXError',
+      Statistic: 'Average',
+      Dimensions: [
+        { Name: 'ApiName', Value: resource('ApiGatewayRestApi').Properties.Name },
+        { Name: 'Stage', Value: 'dev' },
+      ],
+    });
+    const throttles = alarms.LambdaThrottlesAlarm as { Metrics: { MetricStat?: Json; Expression?: string }[] };
+    const counted = throttles.Metrics.flatMap((m) => (m.MetricStat ? [JSON.stringify(m.MetricStat)] : []));
+    for (const [id] of functions()) expect(counted.some((m) => m.includes(`{"Ref":"${id}"}`))).toBe(true);
+    expect(counted.every((m) => m.includes('"MetricName":"Throttles"'))).toBe(true);
+    expect(throttles.Metrics.find((m) => m.Expression)?.Expression).toBe(
+      functions()
+        .map((_, i) => `t${i}`)
+        .join('+'),
+    );
+    // Without alarmTopicArn the alarms notify nobody; with it, every alarm notifies the topic, firing and clearing.
+    for (const alarm of Object.values(alarms)) expect(alarm).not.toHaveProperty('AlarmActions');
+    const customAlarms = Object.values(customResources()).filter((r) => r.Type === 'AWS::CloudWatch::Alarm');
+    expect(customAlarms).toHaveLength(Object.keys(alarms).length);
+    for (const alarm of customAlarms)
+      expect(alarm.Properties).toMatchObject({ AlarmActions: [TOPIC], OKActions: [TOPIC] });
+  });
+
+  it('keeps the bucket when the stack is removed or the bucket replaced, and versions it only when asked', () => {
+    for (const bucket of [resource('S3BucketFiles'), customResources().S3BucketFiles as Resource]) {
+      expect(bucket.DeletionPolicy).toBe('Retain');
+      expect(bucket.UpdateReplacePolicy).toBe('Retain');
+      expect(bucket.Properties.VersioningConfiguration).toEqual({
+        'Fn::If': ['VersionBucket', { Status: 'Enabled' }, { Ref: 'AWS::NoValue' }],
+      });
+    }
+    expect(conditionValue(template, 'VersionBucket')).toBe(false);
+    expect(conditionValue(custom.template as CfnTemplate, 'VersionBucket')).toBe(true);
+    const rules = (resource('S3BucketFiles').Properties.LifecycleConfiguration as { Rules: Json[] }).Rules;
+    expect(rules).toContainEqual({
+      Id: 'expire-noncurrent-versions',
+      Status: { 'Fn::If': ['VersionBucket', 'Enabled', 'Disabled'] },
+      NoncurrentVersionExpiration: { NoncurrentDays: 30 },
+    });
+  });
+
+  it('caps the archiver at the reserved concurrency given, and leaves it uncapped by default', () => {
+    expect(resource('ArchiverLambdaFunction').Properties).not.toHaveProperty('ReservedConcurrentExecutions');
+    expect(customResources().ArchiverLambdaFunction?.Properties.ReservedConcurrentExecutions).toBe(3);
+  });
+
+  it('admits every VPC endpoint of a comma-separated vpcEndpointIds, and outputs a base URL for each', () => {
+    const api = customResources().ApiGatewayRestApi?.Properties as Json;
+    expect(api.EndpointConfiguration).toEqual({ Types: ['PRIVATE'], VpcEndpointIds: [VPCE, SECOND_VPCE] });
+    expect(JSON.stringify(api.Policy)).toContain(`"aws:SourceVpce":["${VPCE}","${SECOND_VPCE}"]`);
+    const account = { 'AWS::Region': 'eu-west-1', 'AWS::URLSuffix': 'amazonaws.com', ApiGatewayRestApi: 'a1b2c3' };
+    const outputs = (custom.template as CfnTemplate).Outputs ?? {};
+    const url = (name: string): string => resolveString(outputs[name]?.Value, account);
+    expect(url('BaseUrl')).toBe('https://a1b2c3.execute-api.eu-west-1.amazonaws.com/dev');
+    expect(url(`BaseUrlVpce${VPCE.slice(5)}`)).toBe(`https://a1b2c3-${VPCE}.execute-api.eu-west-1.amazonaws.com/dev`);
+    expect(url(`BaseUrlVpce${SECOND_VPCE.slice(5)}`)).toBe(
+      `https://a1b2c3-${SECOND_VPCE}.execute-api.eu-west-1.amazonaws.com/dev`,
+    );
+    expect(Object.keys(template.Outputs ?? {}).filter((name) => name.startsWith('BaseUrl'))).toHaveLength(2);
+  });
+
+  it('writes JSON access logs of the stage only when asked, with no header values in them', () => {
+    const deployment = (t: CfnTemplate) =>
+      Object.values(t.Resources).find((r) => r.Type === 'AWS::ApiGateway::Deployment') as Resource;
+    const stage = deployment(custom.template as CfnTemplate).Properties.StageDescription as {
+      'Fn::If': [string, { AccessLogSetting: { DestinationArn: unknown; Format: string } }, unknown];
+    };
+    expect(stage['Fn::If'][0]).toBe('ApiAccessLogs');
+    const setting = stage['Fn::If'][1].AccessLogSetting;
+    expect(setting.DestinationArn).toEqual({ 'Fn::GetAtt': ['ApiAccessLogGroup', 'Arn'] });
+    expect(JSON.parse(setting.Format)).toMatchObject({ requestId: '$context.requestId', status: '$context.status' });
+    expect(setting.Format).not.toMatch(/header|authorizer/i);
+    expect(customResources().ApiAccessLogGroup?.Condition).toBe('ApiAccessLogs');
+    expect(conditionValue(custom.template as CfnTemplate, 'ApiAccessLogs')).toBe(true);
+    expect(conditionValue(template, 'ApiAccessLogs')).toBe(false);
+  });
+
+  it('has no unused default role, and the gateway responses are part of the first API deployment', () => {
+    expect(resources).not.toHaveProperty('IamRoleLambdaExecution');
+    const deployment = ofType('AWS::ApiGateway::Deployment');
+    expect(deployment).toHaveLength(1);
+    const dependsOn = ([] as string[]).concat((deployment[0] as [string, Resource])[1].DependsOn ?? []);
+    expect(dependsOn).toEqual(expect.arrayContaining(['GatewayResponseUnknownRoute', 'GatewayResponseTooLarge']));
+  });
+
+  it('bundles source maps of the project code only, keeps class names, and runs Node with --enable-source-maps', async () => {
+    const entries = Object.fromEntries(
+      (await readZip(await readFile(join(packaged.out, 'status.zip')))).map((e) => [e.name, e.data]),
+    );
+    expect(Object.keys(entries).sort()).toEqual(['functions/status.js', 'functions/status.js.map']);
+    const map = JSON.parse((entries['functions/status.js.map'] as Buffer).toString('utf8')) as { sources: string[] };
+    expect(map.sources.length).toBeGreaterThan(0);
+    for (const source of map.sources) expect(source).toMatch(/^([\w-]+\.ts|\.\.\/(lib\/[\w/-]+\.ts|package\.json))$/);
+    const bundle = (entries['functions/status.js'] as Buffer).toString('utf8');
+    expect(bundle).toContain('"UnauthorizedError"'); // keepNames: the class keeps its name in the minified code
+    expect(bundle).toContain('//# sourceMappingURL=status.js.map');
+    for (const [, fn] of functions()) {
+      const env = (fn.Properties.Environment as { Variables: Json }).Variables;
+      expect(String(env.NODE_OPTIONS).split(' ')).toContain('--enable-source-maps');
+    }
+  });
+});

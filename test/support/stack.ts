@@ -18,6 +18,7 @@ export interface TestStack extends LocalStack, StoreView {
 }
 
 export async function startTestStack(): Promise<TestStack> {
+  if (process.env.DEPLOYED_API_URL) return deployedStack(process.env.DEPLOYED_API_URL);
   let s3rver: EmbeddedS3 | undefined;
   let s3rverDirectory: string | undefined;
   // LocalStack's setup sets S3_ENDPOINT; else the project's backend decides.
@@ -72,5 +73,39 @@ export async function startTestStack(): Promise<TestStack> {
       await s3rver?.close();
       if (s3rverDirectory) await rm(s3rverDirectory, { recursive: true, force: true });
     },
+  };
+}
+
+/**
+ * Under `npm run test:deployed` (test/deployed/run.ts): the packaged functions behind the gateway stand-in, reached
+ * through a client that sends the deployment's Basic credentials as ReCodEx does, over LocalStack's S3.
+ */
+function deployedStack(url: string): TestStack {
+  const bucket = process.env.DEPLOYED_BUCKET as string;
+  const s3Endpoint = process.env.DEPLOYED_S3_ENDPOINT as string;
+  const s3 = new S3Client({
+    endpoint: s3Endpoint,
+    forcePathStyle: true,
+    region: process.env.AWS_REGION,
+    requestChecksumCalculation: 'WHEN_REQUIRED',
+    responseChecksumValidation: 'WHEN_REQUIRED',
+  });
+  return {
+    url,
+    s3Endpoint,
+    bucket,
+    folderStore: undefined,
+    directory: undefined,
+    // The archiver runs behind S3 notifications the tier delivers itself; it says when none is pending.
+    notificationsIdle: async () => {
+      const answer = await fetch(`${process.env.DEPLOYED_CONTROL_URL}/idle`);
+      if (answer.status !== 204) throw new Error(`the deployed tier's notifications: ${await answer.text()}`);
+    },
+    dispatchS3Event: () => {
+      throw new Error('the deployed tier delivers S3 notifications from LocalStack itself');
+    },
+    ...s3View(() => s3, bucket),
+    s3,
+    close: async () => s3.destroy(),
   };
 }

@@ -1,0 +1,330 @@
+/**
+ * `npm run test:deployed`: the "as deployed" tier (docs/deploy.md, "What CI proves"). Run inside
+ * `scripts/localstack-host.sh run` (LocalStack's S3, SSM and SQS on 127.0.0.1:$LOCALSTACK_PORT).
+ *
+ * 1. Packages a copy of the service with osls and unzips every function's package.
+ * 2. Runs each under the Lambda Runtime Interface Emulator with the Node runtime interface client on Node 22
+ *    (scripts/deployed-tools.sh), with the handler, environment, memory and timeout of the generated template.
+ * 3. Puts a gateway stand-in in front (the template's API resources, methods and gateway responses), wires the
+ *    archiver to the bucket's NotificationConfiguration, stores the credentials as an SSM SecureString.
+ * 4. Runs test/integration/protocol.test.ts unchanged and test/deployed/*.test.ts through it.
+ * 5. Checks every AWS call each function made against its role (iam-check.ts), and each function's peak memory
+ *    against its MemorySize. Any failure, a denied call, an unexplained unused grant or a missing tool fails the tier.
+ */
+import { execFile, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { createWriteStream, mkdirSync } from 'node:fs';
+import { createServer, request, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { dirname, join } from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import { promisify } from 'node:util';
+import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
+import { SQSClient } from '@aws-sdk/client-sqs';
+import { PutParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
+import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
+import { openPromise } from 'yauzl';
+import type { LambdaHttpHandler } from '../../lib/handler';
+import { routeOf } from '../../lib/local/routes';
+import { createLocalServer } from '../../lib/local/server';
+import { type Packaged, packageService } from '../../scripts/package-service';
+import { type AwsCall, type Recorder, startRecorder } from './aws-recorder';
+import { checkCalls } from './iam-check';
+import { LambdaEmulator, type Tools } from './lambda-emulator';
+import { type NotificationBridge, startNotificationBridge } from './s3-notifications';
+import { DeployedTemplate } from './template';
+
+const root = join(__dirname, '../..');
+const ACCOUNT = { region: 'eu-west-1', accountId: '123456789012', partition: 'aws', stage: 'dev' };
+const PARAMS = { vpcEndpointIds: 'vpce-0123456789abcdef0', credentialsParameter: '/recodex/deployed-tier/credentials' };
+const LOCALSTACK_PORT = Number(process.env.LOCALSTACK_PORT ?? 4566);
+const LOCALSTACK = `http://127.0.0.1:${LOCALSTACK_PORT}`;
+
+function say(message: string): void {
+  console.log(`test:deployed: ${message}`);
+}
+
+async function tools(): Promise<Tools> {
+  let out: string;
+  try {
+    out = (await promisify(execFile)('bash', [join(root, 'scripts/deployed-tools.sh')], { maxBuffer: 1 << 20 })).stdout;
+  } catch (err) {
+    const e = err as { stderr?: string };
+    throw new Error(`the tier's tools are missing and could not be built:\n${e.stderr ?? err}`);
+  }
+  const value = (name: string): string => {
+    const found = new RegExp(`^${name}=(.*)$`, 'm').exec(out)?.[1];
+    if (!found) throw new Error(`scripts/deployed-tools.sh printed no ${name}`);
+    return found.replace(/^'|'$/g, '');
+  };
+  return { node22: value('NODE22'), ric: value('RIC'), rie: value('RIE') };
+}
+
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((done) => server.listen(0, '127.0.0.1', done));
+  const { port } = server.address() as AddressInfo;
+  await new Promise((done) => server.close(done));
+  return port;
+}
+
+async function unzip(zipPath: string, into: string): Promise<void> {
+  const zip = await openPromise(zipPath, { lazyEntries: true });
+  for await (const entry of zip.eachEntry()) {
+    const target = join(into, ...entry.fileName.split('/'));
+    if (entry.fileName.endsWith('/')) continue;
+    mkdirSync(dirname(target), { recursive: true });
+    await pipeline(await zip.openReadStreamPromise(entry), createWriteStream(target));
+  }
+}
+
+/**
+ * The ReCodEx side of the wire: adds the configured Basic credentials to every request, as the API and workers do
+ * (preemptively, PROTOCOL.md §5), and sends a body only after `100 Continue`, as libcurl does for large uploads, so
+ * an answer the gateway gives before reading the body (413) arrives instead of a reset connection.
+ */
+async function clientProxy(target: string, credentials: string): Promise<Server> {
+  const to = new URL(target);
+  const server = createServer((req, res) => {
+    const headers = { ...req.headers };
+    headers.authorization ??= `Basic ${Buffer.from(credentials).toString('base64')}`;
+    const hasBody = Number(req.headers['content-length'] ?? 0) > 0 || req.headers['transfer-encoding'] !== undefined;
+    if (hasBody) headers.expect = '100-continue';
+    const upstream = request(
+      { host: to.hostname, port: to.port, method: req.method, path: req.url, headers },
+      (answer) => {
+        // An answer before the whole body was sent (413): the rest is read and dropped first, and the answer goes
+        // back after it, so the client is never reset while it is still writing.
+        const { connection: _, ...headers } = answer.headers;
+        const reply = () => {
+          res.writeHead(answer.statusCode ?? 502, headers);
+          answer.pipe(res);
+        };
+        if (req.complete) reply();
+        else {
+          req.once('end', reply);
+          req.resume();
+        }
+      },
+    );
+    upstream.on('error', () => res.destroy());
+    if (hasBody) upstream.on('continue', () => req.pipe(upstream));
+    else req.pipe(upstream);
+  });
+  await new Promise<void>((done) => server.listen(0, '127.0.0.1', done));
+  return server;
+}
+
+const url = (server: Server): string => `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+
+async function closeServer(server: Server | undefined): Promise<void> {
+  if (!server) return;
+  server.closeAllConnections();
+  await new Promise((done) => server.close(done));
+}
+
+async function runJest(env: NodeJS.ProcessEnv): Promise<number> {
+  const child = spawn(
+    process.execPath,
+    [join(root, 'node_modules/jest/bin/jest.js'), '-c', join(root, 'jest.deployed.config.js')],
+    { cwd: root, env, stdio: 'inherit' },
+  );
+  return new Promise((done) => child.on('exit', (code) => done(code ?? 1)));
+}
+
+async function main(): Promise<number> {
+  const started = Date.now();
+  const failures: string[] = [];
+  const found = await tools();
+  say(`tools: ${found.rie}, ${found.node22}, ${found.ric}`);
+
+  let packaged: Packaged | undefined;
+  const emulators = new Map<string, LambdaEmulator>();
+  const recorders: Recorder[] = [];
+  let gateway: Server | undefined;
+  let client: Server | undefined;
+  let bridge: NotificationBridge | undefined;
+  let control: Server | undefined;
+  const s3 = new S3Client({
+    endpoint: LOCALSTACK,
+    forcePathStyle: true,
+    region: ACCOUNT.region,
+    credentials: { accessKeyId: 'test', secretAccessKey: 'test' },
+  });
+  const ssm = new SSMClient({ endpoint: LOCALSTACK, region: ACCOUNT.region, credentials: s3.config.credentials });
+  const sqs = new SQSClient({ endpoint: LOCALSTACK, region: ACCOUNT.region, credentials: s3.config.credentials });
+  const calls: AwsCall[] = [];
+  const functionClients: SQSClient[] = [];
+  try {
+    packaged = await packageService(PARAMS);
+    if (!packaged.template) throw new Error(`osls package failed:\n${packaged.output}`);
+    say(`packaged in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+    const template = new DeployedTemplate(packaged.template, ACCOUNT);
+    const functions = template.functions();
+    const logDir = join(packaged.dir, 'logs');
+    mkdirSync(logDir, { recursive: true });
+
+    // Storage and credentials as deployed: the template's bucket, the SecureString the functions are told to read.
+    const bucket = template.resolveString(template.resource(template.bucketLogicalId()).Properties.BucketName);
+    await s3
+      .send(new CreateBucketCommand({ Bucket: bucket, CreateBucketConfiguration: { LocationConstraint: 'eu-west-1' } }))
+      .catch((err: { name?: string }) => {
+        if (err.name !== 'BucketAlreadyOwnedByYou') throw err;
+      });
+    const credentials = `re:${randomBytes(12).toString('base64url')}`;
+    const parameter = functions[0]?.environment.CREDENTIALS_PARAMETER;
+    if (!parameter) throw new Error('the template gives the functions no CREDENTIALS_PARAMETER');
+    await ssm.send(
+      new PutParameterCommand({ Name: parameter, Type: 'SecureString', Value: credentials, Overwrite: true }),
+    );
+
+    // One access key per function: the recorder tells the functions' calls apart by it.
+    const keys = new Map(
+      functions.map((spec, index) => [`TIER${String(index).padStart(4, '0')}${spec.logicalId}`, spec.logicalId]),
+    );
+    const recorder = await startRecorder(keys, { host: '127.0.0.1', port: LOCALSTACK_PORT, ...ACCOUNT }, calls);
+    recorders.push(recorder);
+    for (const [accessKeyId, logicalId] of keys) {
+      const spec = functions.find((f) => f.logicalId === logicalId) as (typeof functions)[number];
+      const taskRoot = join(packaged.dir, 'tasks', spec.logicalId);
+      await unzip(join(packaged.out, spec.zip), taskRoot);
+      const emulator = new LambdaEmulator({
+        spec,
+        tools: found,
+        taskRoot,
+        region: ACCOUNT.region,
+        accessKeyId,
+        endpointUrl: recorder.endpoint,
+        invokePort: await freePort(),
+        runtimeApiPort: await freePort(),
+        logFile: join(logDir, `${spec.logicalId}.log`),
+      });
+      await emulator.start();
+      emulators.set(spec.logicalId, emulator);
+    }
+    say(`${emulators.size} functions under the emulator (logs: ${logDir})`);
+
+    // The gateway stand-in, from the template's routes and gateway responses.
+    const handlers: Record<string, LambdaHttpHandler> = {};
+    for (const [id, emulator] of emulators) {
+      handlers[id] = async (event: APIGatewayProxyEvent): Promise<APIGatewayProxyResult> => {
+        const answer = await emulator.invoke(event);
+        if (answer.functionError) throw new Error(`${id} failed: ${answer.payload.slice(0, 500)}`);
+        return JSON.parse(answer.payload) as APIGatewayProxyResult;
+      };
+    }
+    const routes = template.routes().map((r) => routeOf(r.resource, r.method, r.functionLogicalId));
+    // The unknown-route answer is the template's gateway response. Oversized bodies keep the local model's answers
+    // (lib/local/server.ts): for PUT /results it answers result-too-large, where the template's REQUEST_TOO_LARGE
+    // response (every path) says payload-too-large; docs/deploy.md lists the difference.
+    const unknownRoute = template.gatewayResponse('MISSING_AUTHENTICATION_TOKEN');
+    if (!unknownRoute) throw new Error('the template has no MISSING_AUTHENTICATION_TOKEN gateway response');
+    gateway = createLocalServer({ routes, handlers, stage: ACCOUNT.stage, unknownRoute });
+    await new Promise<void>((done) => gateway?.listen(0, '127.0.0.1', done));
+    client = await clientProxy(url(gateway), credentials);
+    const keyOf = new Map([...keys].map(([key, id]) => [id, key]));
+    bridge = await startNotificationBridge(template, s3, sqs, bucket, emulators, (id) => {
+      const client = new SQSClient({
+        endpoint: recorder.endpoint,
+        region: ACCOUNT.region,
+        credentials: { accessKeyId: keyOf.get(id) as string, secretAccessKey: 'test' },
+      });
+      functionClients.push(client);
+      return client;
+    });
+    // For the tests: GET /idle answers once no S3 notification is queued or being handled (TestStack.notificationsIdle).
+    const notifications = bridge;
+    control = createServer((req, res) => {
+      if (req.url !== '/idle') return void res.writeHead(404).end();
+      notifications.idle().then(
+        () => res.writeHead(204).end(),
+        (err: unknown) => res.writeHead(500).end(String(err)),
+      );
+    });
+    await new Promise<void>((done) => control?.listen(0, '127.0.0.1', done));
+    say(
+      `gateway ${url(gateway)} (${routes.length} routes); ready after ${((Date.now() - started) / 1000).toFixed(1)} s`,
+    );
+
+    const code = await runJest({
+      PATH: process.env.PATH,
+      HOME: process.env.HOME,
+      NODE_OPTIONS: '--openssl-legacy-provider',
+      AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
+      DEPLOYED_API_URL: url(client),
+      DEPLOYED_GATEWAY_URL: url(gateway),
+      DEPLOYED_BUCKET: bucket,
+      // The tests see S3 where the functions do (the presigned URLs name it); their own calls pass unrecorded.
+      DEPLOYED_S3_ENDPOINT: recorder.endpoint,
+      DEPLOYED_FAILURE_QUEUE_URL: bridge.failureQueueUrl ?? '',
+      DEPLOYED_LOG_DIR: logDir,
+      DEPLOYED_CONTROL_URL: url(control),
+      AWS_ACCESS_KEY_ID: 'test',
+      AWS_SECRET_ACCESS_KEY: 'test',
+      AWS_REGION: ACCOUNT.region,
+    });
+    if (code !== 0) failures.push(`jest exited ${code}`);
+    await bridge.idle();
+
+    // Memory: Lambda stops a function that exceeds its MemorySize; the emulator does not, so the peak is checked.
+    console.log('\nfunction              invocations  peak MB / MemorySize');
+    for (const spec of functions) {
+      const emulator = emulators.get(spec.logicalId) as LambdaEmulator;
+      const peak = await emulator.peakMemoryMb();
+      console.log(
+        `${spec.logicalId.padEnd(30)} ${String(emulator.invocations).padStart(4)}  ${peak?.toFixed(0) ?? '?'} / ${spec.memoryMb}`,
+      );
+      if (emulator.invocations === 0) failures.push(`${spec.logicalId} was never invoked`);
+      if (peak !== undefined && peak > spec.memoryMb) failures.push(`${spec.logicalId} peaked at ${peak} MB`);
+    }
+
+    const reports = await checkCalls(template, functions, calls);
+    console.log('\nIAM: every AWS call of each function, simulated against its role in the template');
+    for (const report of reports) {
+      console.log(
+        `${report.fn}: ${report.calls} calls (${report.distinct} distinct action/resource pairs), ${report.denied.length} denied`,
+      );
+      for (const { call, result } of report.denied) {
+        console.log(`  DENIED ${call.action} ${call.resource} (${result}) — ${call.request}`);
+        failures.push(`${report.fn}: ${call.action} on ${call.resource} is not allowed by its role`);
+      }
+      for (const { grant, reason } of report.unused) {
+        console.log(`  unused grant ${grant.action} ${grant.resource}: ${reason ?? 'NOT NEEDED BY ANY CALL'}`);
+        if (!reason) failures.push(`${report.fn}: ${grant.action} on ${grant.resource} is granted but never used`);
+      }
+    }
+    const unmapped = calls.filter((c) => c.action.includes('unmapped'));
+    for (const call of unmapped) failures.push(`${call.fn}: an AWS call the recorder cannot name: ${call.request}`);
+    console.log(`\nS3 notifications: ${bridge.stats.delivered} delivered, ${bridge.stats.failed} failed every attempt`);
+  } finally {
+    await closeServer(control);
+    await bridge?.close();
+    await closeServer(client);
+    await closeServer(gateway);
+    await Promise.all([...emulators.values()].map((e) => e.stop()));
+    await Promise.all(recorders.map((r) => r.close()));
+    s3.destroy();
+    ssm.destroy();
+    sqs.destroy();
+    for (const client of functionClients) client.destroy();
+    if (packaged && failures.length === 0) await packaged.close();
+    else if (packaged) say(`kept ${packaged.dir} (function logs under logs/)`);
+  }
+  const seconds = ((Date.now() - started) / 1000).toFixed(1);
+  if (failures.length > 0) {
+    console.log(`\ntest:deployed FAILED after ${seconds} s:\n- ${failures.join('\n- ')}`);
+    return 1;
+  }
+  console.log(`\ntest:deployed passed in ${seconds} s`);
+  return 0;
+}
+
+main().then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (err: unknown) => {
+    console.error(`test:deployed FAILED: ${err instanceof Error ? (err.stack ?? err.message) : err}`);
+    process.exitCode = 1;
+  },
+);
