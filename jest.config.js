@@ -62,8 +62,15 @@ module.exports = {
         '<rootDir>/test/integration/**/*.test.ts',
         '<rootDir>/test/faults/**/*.test.ts',
       ],
-      // `npm start` itself (test/integration/cli.test.ts) runs on the folder store, in the project above.
-      testPathIgnorePatterns: ['/node_modules/', '<rootDir>/test/integration/cli.test.ts'],
+      testPathIgnorePatterns: [
+        '/node_modules/',
+        // `npm start` itself runs on the folder store, in the project above.
+        '<rootDir>/test/integration/cli.test.ts',
+        // s3rver rewrites an object in place, so an archive GET racing a rebuild can read a cut zip ("End of
+        // central directory record signature not found" under load). This suite runs on the folder store above and,
+        // for the S3 store, against LocalStack (jest.localstack.config.js), where writes are atomic as in AWS.
+        '<rootDir>/test/integration/large-uploads.test.ts',
+      ],
       setupFiles: [...base.setupFiles, '<rootDir>/test/support/setup-s3rver.ts'],
     },
   ],
