@@ -26,8 +26,8 @@ export class PreconditionFailed extends Error {}
 
 /** The bytes of a write do not match the checksum sent with it (S3's `BadDigest`); nothing was stored. */
 export class ChecksumMismatchError extends BadRequestError {
-  constructor(message: string) {
-    super('bad-digest', message);
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('bad-digest', message, options);
   }
 }
 

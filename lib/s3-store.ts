@@ -320,7 +320,7 @@ function translate(what: string, err: unknown, unanswered = false): unknown {
   if (err instanceof StorageUnavailableError || err instanceof PreconditionFailed) return err;
   if (isPreconditionFailed(err)) return new PreconditionFailed(`${what}: precondition failed`, { cause: err });
   if (shape(err).name === 'BadDigest' || shape(err).Code === 'BadDigest') {
-    return new ChecksumMismatchError(`${what}: the bytes do not match the checksum sent with them`);
+    return new ChecksumMismatchError(`${what}: the bytes do not match the checksum sent with them`, { cause: err });
   }
   if (unanswered || isTransient(err)) {
     return new StorageUnavailableError('Storage is busy or briefly unavailable; retry the request.', { cause: err });

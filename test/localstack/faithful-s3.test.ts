@@ -147,9 +147,12 @@ describe('S3 verifies x-amz-checksum-sha1', () => {
 
   it('refuses bytes that do not match the checksum, and stores nothing', async () => {
     const key = `faithful/${freshId('checksum')}`;
+    // S3's own BadDigest, as the storage boundary's domain error (400 bad-digest) that names it as its cause.
     await expect(putObject(key, Buffer.from('other bytes'), { checksumSha1: helloSha1 })).rejects.toMatchObject({
-      name: 'BadDigest',
-      $metadata: { httpStatusCode: 400 },
+      name: 'ChecksumMismatchError',
+      statusCode: 400,
+      code: 'bad-digest',
+      cause: { name: 'BadDigest', $metadata: { httpStatusCode: 400 } },
     });
     expect(await exists(key)).toBe(false);
   });
