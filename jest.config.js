@@ -17,10 +17,6 @@ const base = require('./jest.base');
  */
 const S3_ONLY = [
   '<rootDir>/test/handlers/archiver-failure.test.ts',
-  '<rootDir>/test/handlers/archiver.test.ts',
-  '<rootDir>/test/handlers/archiver-layout.test.ts',
-  '<rootDir>/test/handlers/archive-pending.test.ts',
-  '<rootDir>/test/handlers/exercise-cache.test.ts',
   '<rootDir>/test/handlers/storage-down.test.ts',
   '<rootDir>/test/integration/worker-redirect.test.ts',
   '<rootDir>/test/integration/operator-migrate.test.ts',

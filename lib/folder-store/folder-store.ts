@@ -194,27 +194,24 @@ export class FolderStore extends EventEmitter implements ObjectStore {
   async putStream(key: string, body: Readable, options: StreamPutOptions = {}): Promise<{ etag: string }> {
     const eventName =
       options.expectedSize === undefined ? 'ObjectCreated:CompleteMultipartUpload' : 'ObjectCreated:Put';
-    return this.write(key, options, eventName, async (file) => {
-      const md5 = createHash('md5');
-      const sha1 = options.checksumSha1 ? createHash('sha1') : undefined;
-      let size = 0;
-      for await (const chunk of body as AsyncIterable<Buffer>) {
-        if (options.expectedSize !== undefined && size + chunk.length > options.expectedSize) {
-          throw new BadRequestError(
-            'body-too-long',
-            `The body is longer than the ${options.expectedSize} bytes signed.`,
-          );
-        }
-        await writeAll(file, chunk, size);
-        md5.update(chunk);
-        sha1?.update(chunk);
-        size += chunk.length;
-      }
-      if (options.expectedSize !== undefined && size !== options.expectedSize) {
-        throw new IncompleteBodyError(`The body has ${size} bytes; ${options.expectedSize} were declared.`);
-      }
-      return { size, md5: md5.digest('hex'), sha1: sha1?.digest('base64') };
-    });
+    // Listened to at once: a body that fails before it is read (an archive whose first file is missing) must fail
+    // this write, not be an 'error' event without a listener, which would end the process.
+    let bodyError: unknown;
+    const noteError = (err: unknown): void => {
+      bodyError ??= err;
+    };
+    body.on('error', noteError);
+    try {
+      return await this.write(key, options, eventName, async (file) => {
+        const written = await copyBody(body, file, options.expectedSize, options.checksumSha1 !== undefined);
+        if (bodyError !== undefined) throw bodyError;
+        return written;
+      });
+    } catch (err) {
+      throw bodyError ?? err;
+    } finally {
+      body.off('error', noteError);
+    }
   }
 
   /** `checksumSha1PerPart` guards S3's parts on the wire; these bytes never cross one, so there is nothing to check. */
@@ -464,6 +461,31 @@ export class FolderStore extends EventEmitter implements ObjectStore {
       );
     }
   }
+}
+
+/** Writes `body` into `file`, hashing it; refuses a body longer or shorter than `expectedSize` (when given). */
+async function copyBody(
+  body: Readable,
+  file: FileHandle,
+  expectedSize: number | undefined,
+  withSha1: boolean,
+): Promise<{ size: number; md5: string; sha1: string | undefined }> {
+  const md5 = createHash('md5');
+  const sha1 = withSha1 ? createHash('sha1') : undefined;
+  let size = 0;
+  for await (const chunk of body as AsyncIterable<Buffer>) {
+    if (expectedSize !== undefined && size + chunk.length > expectedSize) {
+      throw new BadRequestError('body-too-long', `The body is longer than the ${expectedSize} bytes signed.`);
+    }
+    await writeAll(file, chunk, size);
+    md5.update(chunk);
+    sha1?.update(chunk);
+    size += chunk.length;
+  }
+  if (expectedSize !== undefined && size !== expectedSize) {
+    throw new IncompleteBodyError(`The body has ${size} bytes; ${expectedSize} were declared.`);
+  }
+  return { size, md5: md5.digest('hex'), sha1: sha1?.digest('base64') };
 }
 
 async function writeAll(file: FileHandle, bytes: Buffer, position: number): Promise<void> {

@@ -5,8 +5,8 @@ import { readZip } from '../support/zip';
 import { storedBytes, submit } from './support/archives';
 import { bodyBytes, expectError, invoke, loadEvent } from './support/events';
 import { manifestEvent } from './support/s3-events';
-import { spyOnS3 } from './support/s3-spy';
 import { useTestStore } from './support/store';
+import { spyOnStore } from './support/store-spy';
 
 process.env.ARCHIVE_ON_DEMAND_MAX_BYTES = '1000';
 // Many small files take many S3 reads: a submission of more files than this is left to the archiver too.
@@ -57,11 +57,11 @@ it('notifies the archiver again when a large archive is missing and no build can
   await bucket.remove('submission_archives/expired_one.zip');
   const manifestBefore = await storedBytes(bucket, 'manifests/expired_one.json');
   await bucket.age('manifests/expired_one.json', ARCHIVER_TIMEOUT_MS + 60_000);
-  const spy = spyOnS3();
+  const spy = spyOnStore();
   try {
     expectError(await getArchive('expired_one'), 503, 'archive-pending');
     // The same manifest, written again: S3 notifies the archiver of the new version.
-    expect(spy.sent.filter((command) => command.name === 'PutObjectCommand').map((c) => c.input.Key)).toEqual([
+    expect(spy.calls.filter((call) => call.name === 'putObject').map((call) => call.key)).toEqual([
       'manifests/expired_one.json',
     ]);
     expect(await storedBytes(bucket, 'manifests/expired_one.json')).toEqual(manifestBefore);
@@ -69,10 +69,10 @@ it('notifies the archiver again when a large archive is missing and no build can
     spy.remove();
   }
   // A manifest just written (as now) starts nothing more: the build it notified is running.
-  const quiet = spyOnS3();
+  const quiet = spyOnStore();
   try {
     expectError(await getArchive('expired_one'), 503, 'archive-pending');
-    expect(quiet.names()).not.toContain('PutObjectCommand');
+    expect(quiet.names()).not.toContain('putObject');
   } finally {
     quiet.remove();
   }

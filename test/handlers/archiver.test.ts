@@ -15,20 +15,14 @@ import { storedBytes, submit } from './support/archives';
 import { bodyBytes, invoke, loadEvent } from './support/events';
 import { captureLogs } from './support/logs';
 import { encodeKey, loadS3Event, loadS3Record, manifestEvent } from './support/s3-events';
-import { beforeS3Command, spyOnS3 } from './support/s3-spy';
 import { BUCKET, useTestStore } from './support/store';
+import { beforeStoreCall, STORE_WRITES, spyOnStore } from './support/store-spy';
 
 // Builds of the archiver and of GETs are under test: POSTs leave every build to them (lib/config.ts).
 const bucket = useTestStore({ ARCHIVE_IN_POST_MAX_BYTES: '0' });
 
-/** Commands that write an archive (or any object): none of them may follow an event that changes nothing. */
-const WRITES = [
-  'PutObjectCommand',
-  'CreateMultipartUploadCommand',
-  'UploadPartCommand',
-  'CompleteMultipartUploadCommand',
-  'CopyObjectCommand',
-];
+/** Store calls that write an archive (or any object): none of them may follow an event that changes nothing. */
+const WRITES = STORE_WRITES;
 
 const sha256 = (data: Buffer): string => createHash('sha256').update(data).digest('hex');
 const archiveKeyOf = (id: string): string => `submission_archives/${id}.zip`;
@@ -54,9 +48,9 @@ function expectedEntries(id: string, files: Record<string, string>): Array<{ nam
     .map(([path, data]) => ({ name: `${id}/${path}`, data }));
 }
 
-/** Runs `body` with a spy on the handlers' S3 client and answers the names of the commands it sent. */
+/** Runs `body` with a spy on the storage boundary and answers the names of the store calls it made. */
 async function commandsDuring(body: () => Promise<unknown>): Promise<string[]> {
-  const spy = spyOnS3();
+  const spy = spyOnStore();
   try {
     await body();
     return spy.names();
@@ -137,7 +131,7 @@ describe('archiver: duplicate and late events change nothing', () => {
     await submit('dup_1', { 'main.c': 'int x;\n', 'job-config.yml': 'c' });
     const event = manifestEvent('dup_1');
     const first = await commandsDuring(() => archiver(event));
-    expect(first).toContain('PutObjectCommand');
+    expect(first).toContain('uploadStream');
     const before = await head(archiveKeyOf('dup_1'));
 
     const second = await commandsDuring(() => archiver(event));
@@ -369,19 +363,19 @@ describe('archiver: uploads that land while a build runs', () => {
     const id = 'post_during_build';
     await submit(id, { 'main.c': 'v1\n', 'job-config.yml': 'c' });
     let reposted = false;
-    const hook = beforeS3Command(async (command) => {
-      if (reposted || command.name !== 'PutObjectCommand' || command.input.Key !== archiveKeyOf(id)) return;
+    const hook = beforeStoreCall(async (command) => {
+      if (reposted || command.name !== 'uploadStream' || command.key !== archiveKeyOf(id)) return;
       reposted = true;
       await submit(id, { 'main.c': 'v2\n', 'added.txt': 'new' });
     });
     let archiveWrites: string[];
     try {
-      const sent = spyOnS3();
+      const sent = spyOnStore();
       try {
         await expect(archiver(manifestEvent(id))).resolves.toBeUndefined();
-        archiveWrites = sent.sent
-          .filter((command) => command.name === 'PutObjectCommand' && command.input.Key === archiveKeyOf(id))
-          .map((command) => command.name);
+        archiveWrites = sent.calls
+          .filter((call) => call.name === 'uploadStream' && call.key === archiveKeyOf(id))
+          .map((call) => call.name);
       } finally {
         sent.remove();
       }
@@ -403,8 +397,8 @@ describe('archiver: uploads that land while a build runs', () => {
     await submit(id, { 'n.txt': '0' });
     let version = 0;
     let busy = false;
-    const hook = beforeS3Command(async (command) => {
-      if (busy || command.name !== 'PutObjectCommand' || command.input.Key !== archiveKeyOf(id)) return;
+    const hook = beforeStoreCall(async (command) => {
+      if (busy || command.name !== 'uploadStream' || command.key !== archiveKeyOf(id)) return;
       busy = true;
       try {
         version++;
