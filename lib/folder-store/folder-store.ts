@@ -195,22 +195,24 @@ export class FolderStore extends EventEmitter implements ObjectStore {
     const eventName =
       options.expectedSize === undefined ? 'ObjectCreated:CompleteMultipartUpload' : 'ObjectCreated:Put';
     // Listened to at once: a body that fails before it is read (an archive whose first file is missing) must fail
-    // this write, not be an 'error' event without a listener, which would end the process.
-    let bodyError: unknown;
+    // this write, not be an 'error' event without a listener, which would end the process. Once it is read, the
+    // reading loop sees its errors itself; what the body emits after this write gave up on it (the AbortError of a
+    // stream left midway) is not the cause.
+    let earlyError: unknown;
+    let reading = false;
     const noteError = (err: unknown): void => {
-      bodyError ??= err;
+      if (!reading) earlyError ??= err;
     };
+    // It stays attached: an error the body emits later, with no listener, would end the process too.
     body.on('error', noteError);
     try {
       return await this.write(key, options, eventName, async (file) => {
-        const written = await copyBody(body, file, options.expectedSize, options.checksumSha1 !== undefined);
-        if (bodyError !== undefined) throw bodyError;
-        return written;
+        if (earlyError !== undefined) throw earlyError;
+        reading = true;
+        return copyBody(body, file, options.expectedSize, options.checksumSha1 !== undefined);
       });
     } catch (err) {
-      throw bodyError ?? err;
-    } finally {
-      body.off('error', noteError);
+      throw earlyError ?? err;
     }
   }
 
