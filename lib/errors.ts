@@ -75,6 +75,24 @@ export class StorageUnavailableError extends ServiceUnavailableError {
 }
 
 /**
+ * The bucket the fileserver is configured with (BUCKET) does not exist at its S3 endpoint: S3's 404 NoSuchBucket. It
+ * is the deployment, not the request, that is wrong, so it is a 503 (with Retry-After: creating the bucket fixes it,
+ * and the same request then succeeds) rather than the 404 of a missing file (docs/protocol.md, "Error codes").
+ */
+export class BucketMissingError extends ServiceUnavailableError {
+  constructor(
+    readonly bucket: string,
+    options?: { cause?: unknown },
+  ) {
+    super(
+      'bucket-missing',
+      `The storage bucket ${bucket} does not exist; the operator must create it, then retry the request.`,
+      options,
+    );
+  }
+}
+
+/**
  * The store has no room for the write (the folder store's disk is full, `ENOSPC`/`EDQUOT`): RFC 4918 §11.5's 507,
  * "unable to store the representation". Nothing of the write is visible; a retry after space is freed succeeds.
  */

@@ -16,7 +16,7 @@ import { Upload } from '@aws-sdk/lib-storage';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import contentDisposition from 'content-disposition';
 import { config } from './config';
-import { StorageUnavailableError } from './errors';
+import { BucketMissingError, StorageUnavailableError } from './errors';
 import {
   ChecksumMismatchError,
   type GetOptions,
@@ -279,6 +279,21 @@ export async function presignPutWith(client: S3Client, key: string, options: Pre
   return { url, headers, expiresAt };
 }
 
+/**
+ * Fails unless the configured bucket exists at the endpoint: for `npm start` with S3_ENDPOINT, which fails at start
+ * rather than at the first request (lib/local/main.ts). HeadBucket answers a missing bucket with a bare 404.
+ */
+export async function checkBucket(): Promise<void> {
+  try {
+    await call('head bucket', () => s3().send(new HeadBucketCommand({ Bucket: config().bucket })));
+  } catch (err) {
+    if (err instanceof BucketMissingError || shape(err).$metadata?.httpStatusCode === 404) {
+      throw new BucketMissingError(config().bucket, { cause: err });
+    }
+    throw err;
+  }
+}
+
 /** Whether the bucket answers; for the status page. */
 async function bucketReachable(): Promise<boolean> {
   try {
@@ -317,7 +332,11 @@ async function call<T>(what: string, run: () => Promise<T>): Promise<T> {
 }
 
 function translate(what: string, err: unknown, unanswered = false): unknown {
-  if (err instanceof StorageUnavailableError || err instanceof PreconditionFailed) return err;
+  if (err instanceof StorageUnavailableError || err instanceof BucketMissingError || err instanceof PreconditionFailed)
+    return err;
+  // Before any 404 reads as "no such object": NoSuchBucket is a 404 too, but no request can succeed until the bucket
+  // is created. (A HEAD has no body to name it, so a HEAD on a missing bucket still reads as "no object".)
+  if (isNoSuchBucket(err)) return new BucketMissingError(config().bucket, { cause: err });
   if (isPreconditionFailed(err)) return new PreconditionFailed(`${what}: precondition failed`, { cause: err });
   if (shape(err).name === 'BadDigest' || shape(err).Code === 'BadDigest') {
     return new ChecksumMismatchError(`${what}: the bytes do not match the checksum sent with them`, { cause: err });
@@ -343,6 +362,11 @@ function shape(err: unknown): SdkErrorShape {
 function isInvalidRange(err: unknown): boolean {
   const e = shape(err);
   return e.name === 'InvalidRange' || e.Code === 'InvalidRange' || e.$metadata?.httpStatusCode === 416;
+}
+
+function isNoSuchBucket(err: unknown): boolean {
+  const e = shape(err);
+  return e.name === 'NoSuchBucket' || e.Code === 'NoSuchBucket';
 }
 
 /** HeadObject answers a bare 404 (`NotFound`), GetObject a `NoSuchKey`; both mean "no object". */

@@ -5,6 +5,8 @@
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { loadConfig } from '../config';
+import { BucketMissingError } from '../errors';
+import { checkBucket } from '../s3-store';
 import { startLocalStack } from './stack';
 
 const usage = `Usage: npm start -- [options]
@@ -60,6 +62,8 @@ async function main(): Promise<void> {
   const stack = await startLocalStack({ host: values.host, port, directory: values.directory, fsync: values.fsync });
   try {
     loadConfig(); // fail now, not at the first request, on a bad setting
+    // …and on a bucket that is not there, which would otherwise fail every request with 503 bucket-missing.
+    if (!stack.folderStore) await checkBucket().catch((err: unknown) => failOnMissingBucket(err, stack.s3Endpoint));
   } catch (err) {
     await stack.close();
     throw err;
@@ -87,6 +91,15 @@ async function main(): Promise<void> {
   };
   process.on('SIGINT', () => stop('SIGINT'));
   process.on('SIGTERM', () => stop('SIGTERM'));
+}
+
+function failOnMissingBucket(err: unknown, endpoint: string): never {
+  if (!(err instanceof BucketMissingError)) throw err;
+  throw new Error(
+    `BUCKET ${err.bucket} does not exist at S3_ENDPOINT ${endpoint}. Create it first: ` +
+      '`npm run localstack:host -- start` creates recodex-fileserver on LocalStack; on another endpoint, ' +
+      `\`aws --endpoint-url ${endpoint} s3 mb s3://${err.bucket}\` (or set BUCKET to a bucket that exists).`,
+  );
 }
 
 /** The first line of `file`, without its line ending; the error names the file, never its content. */

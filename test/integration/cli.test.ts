@@ -5,6 +5,7 @@ import { existsSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { EMBEDDED_S3_CREDENTIALS, startEmbeddedS3 } from '../../lib/local/embedded-s3';
 import { startCli } from '../support/cli';
 import { send } from '../support/http';
 import { file, multipart } from '../support/multipart';
@@ -90,6 +91,33 @@ it('deletes its temporary storage on Ctrl-C, and keeps --directory across runs',
 
 it('refuses a bad option value with a clear message', async () => {
   await expect(startCli(['--layout', 'sideways'])).rejects.toThrow(/ARCHIVE_LAYOUT must be one of prefixed, flat/);
+});
+
+it('with S3_ENDPOINT, fails at start on a BUCKET the endpoint does not have, saying how to create it', async () => {
+  const directory = await mkdtemp(join(tmpdir(), 'fileserver-cli-s3-'));
+  const s3 = await startEmbeddedS3({ directory, bucket: 'another-bucket' });
+  const env = {
+    S3_ENDPOINT: s3.endpoint,
+    AWS_ACCESS_KEY_ID: EMBEDDED_S3_CREDENTIALS.accessKeyId,
+    AWS_SECRET_ACCESS_KEY: EMBEDDED_S3_CREDENTIALS.secretAccessKey,
+  };
+  try {
+    const refused = startCli([], { ...env, BUCKET: 'not-created-yet' });
+    await expect(refused).rejects.toThrow(/exited with 1 before listening/);
+    await expect(refused).rejects.toThrow(`BUCKET not-created-yet does not exist at S3_ENDPOINT ${s3.endpoint}`);
+    await expect(refused).rejects.toThrow(/npm run localstack:host -- start.*s3 mb s3:\/\/not-created-yet/);
+    // The bucket that is there starts as before.
+    const server = await startCli([], { ...env, BUCKET: 'another-bucket' });
+    try {
+      expect(server.output()).toContain(`storage: bucket another-bucket on S3 endpoint ${s3.endpoint}`);
+      expect((await send(server.url, 'GET', '/')).status).toBe(200);
+    } finally {
+      await server.stop();
+    }
+  } finally {
+    await s3.close();
+    await rm(directory, { recursive: true, force: true });
+  }
 });
 
 describe('the password never goes on the command line, where ps and npm show it', () => {
