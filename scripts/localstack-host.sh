@@ -3,9 +3,10 @@
 #
 #   npm run localstack:host -- start | stop | status | run <command…>
 #
-# `start` creates .venv-localstack (ignored by git) with a pinned localstack-core, starts its S3, SSM and SQS (SQS for
-# the S3 notifications of `npm run test:deployed`) on
-# 127.0.0.1:4566, and waits until the health endpoint reports S3 ready. `stop` stops it by its own pid. `run`
+# `start` creates .venv-localstack (ignored by git) with a pinned localstack-core (any Python 3.12+), starts its S3,
+# SSM and SQS (SQS for the S3 notifications of `npm run test:deployed`) on 127.0.0.1:4566 (loopback only), waits until
+# the health endpoint reports S3 ready, and creates the bucket and the credentials parameter of `npm start` and
+# `--stage local` (scripts/localstack-ready.ts). `stop` stops it by its own pid. `run`
 # starts it, runs the command against it, and stops it whatever the command's outcome (exit code preserved).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -20,16 +21,34 @@ HEALTH="http://127.0.0.1:$PORT/_localstack/health"
 
 say() { printf 'localstack:host: %s\n' "$*" >&2; }
 
-# LocalStack 4.14's S3 provider uses Python 3.12 syntax; 3.11 fails at the first bucket operation.
+# LocalStack 4.14's S3 provider uses Python 3.12 syntax; 3.11 fails at the first bucket operation. Any 3.12+ does:
+# $PYTHON if set, then the usual names on PATH, then every version pyenv has installed (newest first), since pyenv's
+# shims answer only for its selected version.
+python_candidates() {
+  if [ -n "${PYTHON:-}" ]; then echo "$PYTHON"; fi
+  echo python3.14; echo python3.13; echo python3.12; echo python3; echo python
+  if command -v pyenv >/dev/null 2>&1; then
+    local root
+    root="$(pyenv root 2>/dev/null)" || return 0
+    pyenv versions --bare 2>/dev/null | sort -t. -k1,1nr -k2,2nr -k3,3nr | while read -r version; do
+      echo "$root/versions/$version/bin/python"
+    done
+  fi
+}
+
 find_python() {
-  for candidate in python3.13 python3.12 "$HOME/.pyenv/versions/3.13.0/bin/python" "$HOME/.pyenv/versions/3.12.1/bin/python" python3; do
+  local candidate
+  while read -r candidate; do
     if command -v "$candidate" >/dev/null 2>&1 &&
       "$candidate" -c 'import sys; sys.exit(0 if sys.version_info >= (3, 12) else 1)' 2>/dev/null; then
       command -v "$candidate"
       return 0
     fi
-  done
-  say "needs Python >= 3.12 (LocalStack $LOCALSTACK_VERSION); none found"
+  done < <(python_candidates)
+  say "needs Python 3.12 or later (LocalStack $LOCALSTACK_VERSION), with its venv module; none was found"
+  say "(tried \$PYTHON, python3.14, python3.13, python3.12, python3 and python on PATH, and pyenv's versions)."
+  say "Get one with 'pyenv install 3.12' or your system's packages (e.g. 'apt-get install python3.12 python3.12-venv'),"
+  say "then run this again, or point PYTHON at it: PYTHON=/path/to/python3.12 npm run localstack:host -- start"
   return 1
 }
 
@@ -39,7 +58,7 @@ install() {
     return 0
   fi
   local python
-  python="$(find_python)"
+  python="$(find_python)" || exit 1
   say "installing localstack-core $LOCALSTACK_VERSION into $VENV with $("$python" --version)"
   rm -rf "$VENV"
   "$python" -m venv "$VENV"
@@ -51,17 +70,30 @@ running() { [ -f "$PIDFILE" ] && kill -0 "$(cat "$PIDFILE")" 2>/dev/null; }
 
 s3_ready() { curl -sf "$HEALTH" 2>/dev/null | grep -Eq '"s3": *"(available|running)"'; }
 
+# The bucket and the SSM parameter, as localstack/init/ready.d/10-fileserver.sh in the container (idempotent).
+ready() { AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED=true node_modules/.bin/tsx scripts/localstack-ready.ts "http://127.0.0.1:$PORT"; }
+
 start() {
-  if running && s3_ready; then say "already running (pid $(cat "$PIDFILE"))"; return 0; fi
+  if running && s3_ready; then
+    say "already running (pid $(cat "$PIDFILE"))"
+    ready
+    return 0
+  fi
   install
   mkdir -p "$STATE"
   say "starting on 127.0.0.1:$PORT (log: $LOG)"
-  SERVICES=s3,ssm,sqs GATEWAY_LISTEN="127.0.0.1:$PORT" LOCALSTACK_HOST="127.0.0.1:$PORT" DNS_DISABLED=1 \
+  # GATEWAY_SERVER=hypercorn: the default (twisted) server ignores GATEWAY_LISTEN's host for IPv4 and listens on
+  # 0.0.0.0 (localstack/runtime/server/twisted.py, "TODO: interface = host?"); hypercorn binds the address given.
+  SERVICES=s3,ssm,sqs GATEWAY_SERVER=hypercorn GATEWAY_LISTEN="127.0.0.1:$PORT" LOCALSTACK_HOST="127.0.0.1:$PORT" DNS_DISABLED=1 \
     SKIP_SSL_CERT_DOWNLOAD=1 DISABLE_EVENTS=1 S3_SKIP_SIGNATURE_VALIDATION=0 \
     nohup "$VENV/bin/python" -m localstack.runtime.main >"$LOG" 2>&1 &
   echo $! >"$PIDFILE"
   for _ in $(seq 1 120); do
-    if s3_ready; then say "S3 ready after ${SECONDS}s"; return 0; fi
+    if s3_ready; then
+      say "S3 ready after ${SECONDS}s"
+      ready || { stop; return 1; }
+      return 0
+    fi
     if ! running; then break; fi
     sleep 0.5
   done
@@ -88,6 +120,7 @@ stop() {
 case "${1:-}" in
   start) start ;;
   stop) stop ;;
+  find-python) find_python ;;
   status) if running && s3_ready; then say "running (pid $(cat "$PIDFILE"))"; else say "not running"; exit 1; fi ;;
   run)
     shift
@@ -99,5 +132,5 @@ case "${1:-}" in
     stop
     exit "$status"
     ;;
-  *) echo "usage: $0 start|stop|status|run <command…>" >&2; exit 2 ;;
+  *) echo "usage: $0 start|stop|status|find-python|run <command…>" >&2; exit 2 ;;
 esac
