@@ -47,6 +47,8 @@ async function main(endpoint: string | undefined): Promise<void> {
 }
 
 main(process.argv[2]).catch((err: unknown) => {
-  console.error(`localstack:host: could not create the bucket or the parameter: ${err instanceof Error ? err.message : err}`);
+  console.error(
+    `localstack:host: could not create the bucket or the parameter: ${err instanceof Error ? err.message : err}`,
+  );
   process.exit(1);
 });

@@ -86,7 +86,10 @@ it('npm start over it works out of the box: the bucket recodex-fileserver exists
     expect(server.output()).toContain(`storage: bucket recodex-fileserver on S3 endpoint ${endpoint()}`);
     const { body, contentType } = multipart([file('main.c', 'int main;'), file('job-config.yml', 'c')]);
     const id = `host_mode_${Date.now()}`;
-    const post = await send(server.url, 'POST', `/submissions/${id}`, { body, headers: { 'Content-Type': contentType } });
+    const post = await send(server.url, 'POST', `/submissions/${id}`, {
+      body,
+      headers: { 'Content-Type': contentType },
+    });
     expect(post.status).toBe(200);
     expect((await send(server.url, 'GET', `/submission_archives/${id}.zip`)).status).toBe(200);
   } finally {
