@@ -82,11 +82,10 @@ start() {
   install
   mkdir -p "$STATE"
   say "starting on 127.0.0.1:$PORT (log: $LOG)"
-  # GATEWAY_SERVER=hypercorn: the default (twisted) server ignores GATEWAY_LISTEN's host for IPv4 and listens on
-  # 0.0.0.0 (localstack/runtime/server/twisted.py, "TODO: interface = host?"); hypercorn binds the address given.
-  SERVICES=s3,ssm,sqs GATEWAY_SERVER=hypercorn GATEWAY_LISTEN="127.0.0.1:$PORT" LOCALSTACK_HOST="127.0.0.1:$PORT" DNS_DISABLED=1 \
+  # localstack/loopback.py: LocalStack's gateway ignores GATEWAY_LISTEN's host for IPv4 and listens on 0.0.0.0.
+  SERVICES=s3,ssm,sqs GATEWAY_LISTEN="127.0.0.1:$PORT" LOCALSTACK_HOST="127.0.0.1:$PORT" DNS_DISABLED=1 \
     SKIP_SSL_CERT_DOWNLOAD=1 DISABLE_EVENTS=1 S3_SKIP_SIGNATURE_VALIDATION=0 \
-    nohup "$VENV/bin/python" -m localstack.runtime.main >"$LOG" 2>&1 &
+    nohup "$VENV/bin/python" localstack/loopback.py >"$LOG" 2>&1 &
   echo $! >"$PIDFILE"
   for _ in $(seq 1 120); do
     if s3_ready; then
