@@ -7,26 +7,8 @@ import { parseArgs } from 'node:util';
 import { loadConfig } from '../config';
 import { BucketMissingError } from '../errors';
 import { checkBucket } from '../s3-store';
+import { startHelp } from '../settings';
 import { startLocalStack } from './stack';
-
-const usage = `Usage: npm start -- [options]
-
-  --port N            port to serve on (default 9999; 0 picks a free one)
-  --host ADDR         address to listen on (default 127.0.0.1)
-  --directory DIR     keep the folder store in DIR across runs (default: a temporary folder, deleted on exit)
-  --fsync             flush every write to the disk before acknowledging it, so it also survives a power loss
-                      (a killed process loses nothing either way; docs/embedded-store.md)
-  --layout L          archive layout: prefixed (default, workers up to v1.6) or flat (v1.7 and later)
-  --username U        require HTTP Basic credentials: user U, and the password from FILESERVER_PASSWORD
-                      or from --password-file (default: no auth)
-  --password-file F   read the password from the file F (its first line)
-  --help
-
-The password is never taken on the command line, where ps and npm show it.
-
-Environment: S3_ENDPOINT (+ BUCKET, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_REGION) to use an
-S3-compatible server instead of the folder store; ARCHIVE_LAYOUT, FILESERVER_USERNAME, FILESERVER_PASSWORD,
-INLINE_LIMIT_BYTES, PRESIGN_TTL_SECONDS, LOG_LEVEL (info, error, silent).`;
 
 async function main(): Promise<void> {
   const { values } = parseArgs({
@@ -44,7 +26,7 @@ async function main(): Promise<void> {
     },
   });
   if (values.help) {
-    console.log(usage);
+    console.log(startHelp());
     return;
   }
   const port = Number(values.port);
