@@ -34,7 +34,7 @@ export function nonNegative(value: string, flag: string): number {
 
 /**
  * Without `--target`, starts `npm start`'s server as a child process with Basic credentials (`re`/`codex` unless
- * given), as the workers use it; with `--target`, any server that speaks PROTOCOL.md, with credentials if both
+ * given), as the workers use it; with `--target`, any server that speaks docs/protocol.md, with credentials if both
  * `--user` and `--password` are given.
  */
 export async function resolveTarget(

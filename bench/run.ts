@@ -6,7 +6,7 @@
  *
  * Without --target it starts `npm start`'s server (embedded S3, Basic auth on, as workers use it) as a child
  * process and samples its RSS from /proc; with --target it runs the same workloads against any server that speaks
- * PROTOCOL.md, seeding what they need through the protocol. Each workload runs unmeasured for --warmup seconds
+ * docs/protocol.md, seeding what they need through the protocol. Each workload runs unmeasured for --warmup seconds
  * first. Results: a table, bench/results/<name>.json and bench/results/<name>.svg (with --compare, earlier runs'
  * JSON files are drawn next to this one).
  */
@@ -78,7 +78,7 @@ interface BenchResult {
 
 const usage = `Usage: npm run bench -- [options]
 
-  --target URL        a running server that speaks PROTOCOL.md (default: start the local stack)
+  --target URL        a running server that speaks docs/protocol.md (default: start the local stack)
   --user U            Basic credentials for --target (default re / codex for the local stack)
   --password P
   --connections N     concurrent connections (default 16)

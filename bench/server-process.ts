@@ -30,7 +30,7 @@ export interface ServerProcessOptions {
 /**
  * The heap bound of `npm start` (package.json). The server's live data is about 35 MB; without a bound V8 lets the
  * heap, and the 1 MiB response buffers it frees only on a major GC, grow past 300 MB under load. With it, peak RSS
- * stays under 200 MB at a similar request rate (README, "Throughput").
+ * stays under 200 MB at a similar request rate (docs/benchmarks.md).
  */
 const NPM_START_NODE_OPTIONS = ['--max-old-space-size=256'];
 

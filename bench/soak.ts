@@ -187,7 +187,7 @@ async function readBack(target: Target, write: AcknowledgedWrite): Promise<{ ver
   } catch (err) {
     return { verdict: 'corrupted', detail: `not a readable zip: ${String(err)}` };
   }
-  // Either archive layout (PROTOCOL.md §3): entries under `<id>/` or at the root.
+  // Either archive layout (docs/protocol.md §3): entries under `<id>/` or at the root.
   const stored = new Map(
     entries
       .filter((entry) => !entry.name.endsWith('/'))

@@ -1,6 +1,6 @@
 /**
  * The benchmark workloads, shared by `npm run bench` and `npm run soak`: seeding through the protocol itself
- * (PROTOCOL.md), so the same workload runs against any server that speaks it, and the autocannon request
+ * (docs/protocol.md), so the same workload runs against any server that speaks it, and the autocannon request
  * sequences that drive each one.
  */
 import { createCipheriv, createHash } from 'node:crypto';

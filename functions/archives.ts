@@ -1,4 +1,4 @@
-/** GET/HEAD /submission_archives/{name} where name is `<id>.zip` (PROTOCOL.md §2–3). */
+/** GET/HEAD /submission_archives/{name} where name is `<id>.zip` (docs/protocol.md §2–3). */
 import { bringArchiveUpToDate } from '../lib/archiver';
 import { config } from '../lib/config';
 import { NotFoundError } from '../lib/errors';

@@ -1,4 +1,4 @@
-/** PUT/GET/HEAD /attachments/{id} (PROTOCOL.md §2): kept for completeness; no known client. */
+/** PUT/GET/HEAD /attachments/{id} (docs/protocol.md §2): kept for completeness; no known client. */
 import { NotFoundError } from '../lib/errors';
 import { httpHandler, type RouteMethod } from '../lib/handler';
 import { json, param, serveObject } from '../lib/http';

@@ -1,4 +1,4 @@
-/** POST /exercises, POST /tasks, GET/HEAD /exercises/{hash}, GET/HEAD /tasks/{hash} (PROTOCOL.md §2, §4). */
+/** POST /exercises, POST /tasks, GET/HEAD /exercises/{hash}, GET/HEAD /tasks/{hash} (docs/protocol.md §2, §4). */
 
 import { config } from '../lib/config';
 import { NotFoundError } from '../lib/errors';
@@ -18,7 +18,7 @@ let cache: ByteLru<CachedObject> | undefined;
 
 /**
  * Hot exercise files from memory: every submission of an assignment fetches the same test inputs, and the content
- * behind a hash never changes, so the cache needs no invalidation (PROTOCOL.md §4). Only files small enough to be
+ * behind a hash never changes, so the cache needs no invalidation (docs/protocol.md §4). Only files small enough to be
  * answered inline are kept; a missing hash is never cached.
  */
 function exerciseCache(): ByteLru<CachedObject> | undefined {
@@ -34,7 +34,7 @@ const serve: RouteMethod = async (request) => {
   return serveObject(request, taskKey(sha1), {
     cache: exerciseCache(),
     contentType: 'application/octet-stream',
-    // The content address is the strongest validator there is, and the bytes behind it never change (PROTOCOL.md §4).
+    // The content address is the strongest validator there is, and the bytes behind it never change (docs/protocol.md §4).
     etag: `"${sha1}"`,
     cacheControl: IMMUTABLE,
     notFound: () => new NotFoundError('no-such-file', `No exercise file has the SHA-1 ${sha1}.`),

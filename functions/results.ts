@@ -1,4 +1,4 @@
-/** PUT/GET/HEAD /results/{name} (PROTOCOL.md §2): result archives that workers upload. */
+/** PUT/GET/HEAD /results/{name} (docs/protocol.md §2): result archives that workers upload. */
 import { NotFoundError } from '../lib/errors';
 import { httpHandler, type RouteMethod } from '../lib/handler';
 import { json, param, serveObject } from '../lib/http';
@@ -13,13 +13,13 @@ const serve: RouteMethod = async (request) => {
     contentType: resultContentType(name),
     filename: name,
     cacheControl: REVALIDATE, // a result can be uploaded again
-    // The API reads any 4xx as "not ready yet" (PROTOCOL.md §2).
+    // The API reads any 4xx as "not ready yet" (docs/protocol.md §2).
     notFound: () => new NotFoundError('no-such-result', `No result named ${name} has been uploaded yet.`),
   });
 };
 
 export const handler = httpHandler('results', {
-  // Stored byte for byte whatever the Content-Type (PROTOCOL.md §6); a PutObject replaces the object atomically.
+  // Stored byte for byte whatever the Content-Type (docs/protocol.md §6); a PutObject replaces the object atomically.
   PUT: async (request) => {
     const name = validateId(param(request, 'name'), 'result name');
     await putObject(resultKey(name), request.body, { contentType: resultContentType(name) });

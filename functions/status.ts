@@ -1,5 +1,5 @@
 /**
- * GET / (PROTOCOL.md §2): service, version, and whether storage answers; 503 when it does not (health checks), with
+ * GET / (docs/protocol.md §2): service, version, and whether storage answers; 503 when it does not (health checks), with
  * `Retry-After` as every other 503 of the service (RFC 9110 §10.2.3).
  */
 import { httpHandler } from '../lib/handler';

@@ -1,4 +1,4 @@
-/** POST /submissions/{id} (PROTOCOL.md §2). */
+/** POST /submissions/{id} (docs/protocol.md §2). */
 import { httpHandler } from '../lib/handler';
 import { json, param } from '../lib/http';
 import { storeSubmission } from '../lib/submissions';

@@ -1,4 +1,4 @@
-/** POST /uploads/{target+} (README, "Large uploads"; PROTOCOL.md §7): presigned S3 URLs for large files. */
+/** POST /uploads/{target+} (docs/protocol.md §7; docs/protocol.md §7): presigned S3 URLs for large files. */
 import { httpHandler } from '../lib/handler';
 import { json, param } from '../lib/http';
 import { handleUpload, parseUploadTarget } from '../lib/uploads';

@@ -1,5 +1,5 @@
 /**
- * Submission archives (PROTOCOL.md §3): a zip of exactly the files in the manifest, in either layout, built as a
+ * Submission archives (docs/protocol.md §3): a zip of exactly the files in the manifest, in either layout, built as a
  * stream from S3 through the zip writer (archiver) into a multipart upload, so memory stays flat whatever the size.
  *
  * The bytes are a pure function of the manifest and the layout: entries sorted by path, one fixed timestamp, one

@@ -1,6 +1,6 @@
 /**
  * The S3-triggered side of archives: S3 notifies the archiver of each manifest written by POST /submissions, and
- * it brings that submission's archive up to date (shared/DESIGN.md "Archive on upload").
+ * it brings that submission's archive up to date (docs/design.md "Archive on upload").
  *
  * S3 delivers notifications at least once, unordered, sometimes a minute late, with URL-encoded keys. So a record
  * only names the submission; what is built is always the submission's *current* manifest, and nothing is built if

@@ -1,6 +1,6 @@
 /**
  * HTTP Basic authentication (RFC 7617), as the ReCodEx API and workers send it: preemptively, on every request
- * (PROTOCOL.md §5).
+ * (docs/protocol.md §5).
  */
 import { hash, timingSafeEqual } from 'node:crypto';
 import { config } from './config';

@@ -1,5 +1,5 @@
 /**
- * Configuration from the environment, read once per function instance (STYLE.md 10). A missing or malformed
+ * Configuration from the environment, read once per function instance (docs/development.md, "Code style"). A missing or malformed
  * required value fails at cold start, not in the middle of a request.
  */
 import { MAX_INLINE_BYTES } from './lambda-limits';
@@ -7,12 +7,12 @@ import { MAX_INLINE_BYTES } from './lambda-limits';
 export type ArchiveLayout = 'prefixed' | 'flat';
 
 export interface Config {
-  /** The bucket that holds everything (shared/DESIGN.md "S3 key layout"). */
+  /** The bucket that holds everything (docs/design.md "S3 key layout"). */
   bucket: string;
   /** An S3-compatible endpoint (s3rver, LocalStack); unset in AWS. */
   s3Endpoint: string | undefined;
   region: string;
-  /** PROTOCOL.md §3: `prefixed` for workers up to v1.6, `flat` for v1.7 and later. */
+  /** docs/protocol.md §3: `prefixed` for workers up to v1.6, `flat` for v1.7 and later. */
   archiveLayout: ArchiveLayout;
   /**
    * Name of the SSM SecureString holding `username:password` (the deployment always sets it); read at cold start.
@@ -22,7 +22,7 @@ export interface Config {
   /** HTTP Basic credentials from the environment (local mode); with neither, auth is off. */
   credentials: { username: string; password: string } | undefined;
   /**
-   * PROTOCOL.md §7: a Lambda answer carries at most 6 MB, base64 grows binary by 4/3, so objects above this size are
+   * docs/protocol.md §7: a Lambda answer carries at most 6 MB, base64 grows binary by 4/3, so objects above this size are
    * answered with a redirect to a presigned S3 URL instead of inline. At most `MAX_INLINE_BYTES`: a larger inline
    * answer could not be carried (API Gateway would answer 502).
    */

@@ -1,7 +1,7 @@
 /**
  * The error hierarchy of the service and the single place where errors become HTTP answers.
  *
- * PROTOCOL.md §5: error bodies are `{"result":"ERROR","error":{"code","message"}}`. 4xx messages tell the client
+ * docs/protocol.md §5: error bodies are `{"result":"ERROR","error":{"code","message"}}`. 4xx messages tell the client
  * what was wrong; anything unexpected is a generic 500 whose cause is logged, never sent.
  */
 export abstract class HttpError extends Error {
@@ -32,7 +32,7 @@ export class UnauthorizedError extends HttpError {
   readonly statusCode = 401;
   constructor(message: string) {
     super('unauthorized', message);
-    // PROTOCOL.md §5; RFC 7617 §2: the challenge names the scheme and a realm.
+    // docs/protocol.md §5; RFC 7617 §2: the challenge names the scheme and a realm.
     this.headers['WWW-Authenticate'] = 'Basic realm="ReCodEx fileserver"';
   }
 }

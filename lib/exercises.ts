@@ -1,5 +1,5 @@
 /**
- * Content-addressed exercise files (PROTOCOL.md §4): stored under the SHA-1 of their bytes, written once, never
+ * Content-addressed exercise files (docs/protocol.md §4): stored under the SHA-1 of their bytes, written once, never
  * rewritten, because workers cache them by name forever and never re-verify.
  */
 import { createHash } from 'node:crypto';

@@ -14,7 +14,7 @@ export type LambdaHttpHandler = (event: APIGatewayProxyEvent, context?: Context)
 
 /**
  * A Lambda handler for one route: `methods` maps each allowed method to its implementation; any other method is a
- * 405 with `Allow` (PROTOCOL.md §2).
+ * 405 with `Allow` (docs/protocol.md §2).
  */
 export function httpHandler(route: string, methods: Partial<Record<string, RouteMethod>>): LambdaHttpHandler {
   // HEAD wherever GET exists (RFC 9110 §9.3.2): a route without its own HEAD answers GET's headers, no body.

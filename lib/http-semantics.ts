@@ -41,7 +41,7 @@ export type DownloadDecision =
 /** Request header lookup by lowercase name. */
 export type HeaderLookup = (name: string) => string | undefined;
 
-/** Cache-Control of content-addressed exercise files: the bytes behind a SHA-1 never change (PROTOCOL.md §4). */
+/** Cache-Control of content-addressed exercise files: the bytes behind a SHA-1 never change (docs/protocol.md §4). */
 export const IMMUTABLE = 'private, max-age=31536000, immutable';
 
 /**
@@ -161,7 +161,7 @@ function notModified(object: Representation, policy: DownloadPolicy): DownloadDe
   return { statusCode: 304, headers: validatorHeaders(object, policy), body: '' };
 }
 
-/** RFC 9110 §15.5.13, with the JSON error body of PROTOCOL.md §5. */
+/** RFC 9110 §15.5.13, with the JSON error body of docs/protocol.md §5. */
 function preconditionFailed(field: string): DownloadDecision {
   return errorDecision(412, {}, 'precondition-failed', `The ${field} condition does not hold for the stored file.`);
 }

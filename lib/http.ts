@@ -1,6 +1,6 @@
 /**
  * The HTTP side of a Lambda proxy integration: reading an API Gateway REST event, and building answers, including
- * the answer that serves a stored object inline or by redirect (PROTOCOL.md §7).
+ * the answer that serves a stored object inline or by redirect (docs/protocol.md §7).
  */
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
 import { config } from './config';
@@ -36,7 +36,7 @@ export function toRequest(event: APIGatewayProxyEvent): HttpRequest {
   for (const [name, value] of Object.entries(event.pathParameters ?? {})) {
     if (value !== undefined) params[name] = value;
   }
-  // With binary media type */* every body arrives base64; keep plain bodies working too (TOOLCHAIN.md pitfall 1).
+  // With binary media type */* every body arrives base64; keep plain bodies working too (docs/development.md, "Pitfalls of the toolchain": plain bodies).
   const body =
     event.body == null ? Buffer.alloc(0) : Buffer.from(event.body, event.isBase64Encoded ? 'base64' : 'utf8');
   return { method: event.httpMethod.toUpperCase(), params, header: (name) => headers.get(name.toLowerCase()), body };

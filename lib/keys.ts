@@ -1,5 +1,5 @@
 /**
- * The one place that knows the S3 key layout (shared/DESIGN.md, "S3 key layout"):
+ * The one place that knows the S3 key layout (docs/design.md, "S3 key layout"):
  *
  *   submissions/<id>/<path>        a student's submitted files        (POST /submissions/<id>)
  *   revisions/<id>/<rev>/<path>    a file that replaced a stored one  (a re-POST; the manifest names the key, so
@@ -27,18 +27,18 @@ export const PREFIX = {
   attachments: 'attachments/',
 } as const;
 
-/** PROTOCOL.md §1: ids (and result names, attachment ids) are 1–128 characters of [A-Za-z0-9._-], not `.` or `..`. */
+/** docs/protocol.md §1: ids (and result names, attachment ids) are 1–128 characters of [A-Za-z0-9._-], not `.` or `..`. */
 const ID_PATTERN = /^[A-Za-z0-9._-]{1,128}$/;
 
 /**
- * PROTOCOL.md §6: S3 keys end at 1,024 bytes (UTF-8), and the key also holds `submissions/`, the id (≤ 128) and a
+ * docs/protocol.md §6: S3 keys end at 1,024 bytes (UTF-8), and the key also holds `submissions/`, the id (≤ 128) and a
  * slash, so a submitted path may use at most 800 bytes.
  */
 export const MAX_PATH_BYTES = 800;
 
 const SHA1_PATTERN = /^[0-9a-fA-F]{40}$/;
 
-/** Checks an id against PROTOCOL.md §1 and returns it; `what` names it in the error ("submission id", …). */
+/** Checks an id against docs/protocol.md §1 and returns it; `what` names it in the error ("submission id", …). */
 export function validateId(id: string, what = 'id'): string {
   if (!ID_PATTERN.test(id) || id === '.' || id === '..') {
     throw new BadRequestError(
@@ -50,7 +50,7 @@ export function validateId(id: string, what = 'id'): string {
 }
 
 /**
- * Checks a submitted file's relative path (its multipart field name, PROTOCOL.md §2) against the rules of §6 and
+ * Checks a submitted file's relative path (its multipart field name, docs/protocol.md §2) against the rules of §6 and
  * returns it unchanged. Every rule keeps the path a plain relative path inside the submission, the same on S3, in a
  * zip and on the worker's disk.
  */
@@ -74,7 +74,7 @@ export function validateSubmissionPath(path: string): string {
 }
 
 /**
- * Parses an exercise file's name (PROTOCOL.md §4): 40 hex characters, any case, meaning the lowercase SHA-1.
+ * Parses an exercise file's name (docs/protocol.md §4): 40 hex characters, any case, meaning the lowercase SHA-1.
  */
 export function parseSha1(name: string): string {
   if (!SHA1_PATTERN.test(name)) {
@@ -156,7 +156,7 @@ export function submissionIdOfManifestKey(key: string): string | undefined {
   return ID_PATTERN.test(id) && id !== '.' && id !== '..' ? id : undefined;
 }
 
-/** The paths a client sees (PROTOCOL.md §2): root-relative, never prefixed with an API Gateway stage. */
+/** The paths a client sees (docs/protocol.md §2): root-relative, never prefixed with an API Gateway stage. */
 export const publicPath = {
   archive: (id: string): string => `/submission_archives/${id}.zip`,
   result: (id: string): string => `/results/${id}.zip`,

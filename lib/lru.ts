@@ -1,6 +1,6 @@
 /**
  * A least-recently-used cache bounded in bytes. Used for exercise files, whose content behind a name never
- * changes (PROTOCOL.md §4), so an entry never needs invalidating. Only values are cached, never absence.
+ * changes (docs/protocol.md §4), so an entry never needs invalidating. Only values are cached, never absence.
  */
 export class ByteLru<V extends { byteLength: number }> {
   private readonly entries = new Map<string, V>();

@@ -1,5 +1,5 @@
 /**
- * A submission's manifest: the list of its files, written after all of them (shared/DESIGN.md "Archive on
+ * A submission's manifest: the list of its files, written after all of them (docs/design.md "Archive on
  * upload"). It is the single input of the archive: same manifest, same archive bytes. Its digest, kept in the
  * archive's metadata, tells whether an archive is current.
  */
@@ -8,7 +8,7 @@ import { BadRequestError } from './errors';
 import { isSubmissionFileKey, validateSubmissionPath } from './keys';
 
 export interface ManifestFile {
-  /** Relative path inside the submission (validated, PROTOCOL.md §6). */
+  /** Relative path inside the submission (validated, docs/protocol.md §6). */
   path: string;
   size: number;
   /** The S3 ETag of the stored file; the archive reads exactly this version (`If-Match`). */
@@ -30,7 +30,7 @@ export function makeManifest(id: string, files: readonly ManifestFile[]): Manife
 
 /**
  * The files of a submission after a (re-)POST: the new files replace stored ones with the same path, others are
- * kept (PROTOCOL.md §3: "rebuilt when the id's files change"). Paths that the worker could not unpack side by side
+ * kept (docs/protocol.md §3: "rebuilt when the id's files change"). Paths that the worker could not unpack side by side
  * are refused (`rejectCollisions`).
  */
 export function mergeFiles(existing: readonly ManifestFile[], added: readonly ManifestFile[]): ManifestFile[] {

@@ -1,13 +1,13 @@
 /**
  * multipart/form-data (RFC 7578) parsing with busboy, a well-kept streaming parser. API Gateway hands a Lambda the
  * whole body (≤ 10 MB), so the parts are collected in memory: every part must be validated before anything is
- * stored (PROTOCOL.md §6), which needs them all anyway.
+ * stored (docs/protocol.md §6), which needs them all anyway.
  */
 import busboy from 'busboy';
 import { BadRequestError, UnsupportedMediaTypeError } from './errors';
 
 export interface FilePart {
-  /** The part's field name: for a submission, the file's relative path (PROTOCOL.md §2). */
+  /** The part's field name: for a submission, the file's relative path (docs/protocol.md §2). */
   field: string;
   data: Buffer;
 }
@@ -33,7 +33,7 @@ export function parseFileParts(contentType: string | undefined, body: Buffer): P
     try {
       parser = busboy({
         headers: { 'content-type': contentType },
-        // Field names are file paths of up to 800 bytes (PROTOCOL.md §6); busboy caps a part's header at 16 KiB
+        // Field names are file paths of up to 800 bytes (docs/protocol.md §6); busboy caps a part's header at 16 KiB
         // (a longer one is a parse error, 400), so names reach the path check whole. fieldNameSize only applies to
         // urlencoded forms, it is set high for clarity.
         limits: { fieldNameSize: 64 * 1024, files: MAX_FILE_PARTS, parts: 2 * MAX_FILE_PARTS },
@@ -91,7 +91,7 @@ export function parseFileParts(contentType: string | undefined, body: Buffer): P
   });
 }
 
-/** PROTOCOL.md §6: two file parts with one field name are refused (the original kept the first silently). */
+/** docs/protocol.md §6: two file parts with one field name are refused (the original kept the first silently). */
 export function rejectDuplicateFields(parts: readonly FilePart[]): void {
   const seen = new Set<string>();
   for (const { field } of parts) {

@@ -1,6 +1,6 @@
 /**
  * The contract of the storage boundary (lib/storage.ts): what every object store behind it offers, in keys and bytes,
- * with domain errors, never an implementation's own shapes (STYLE.md 4). Two implement it: S3 (lib/s3-store.ts; AWS,
+ * with domain errors, never an implementation's own shapes (docs/development.md, "Code style"). Two implement it: S3 (lib/s3-store.ts; AWS,
  * LocalStack, s3rver, any S3_ENDPOINT) and the folder store of local mode (lib/folder-store/, docs/embedded-store.md).
  * Each behaves as S3 does wherever this service relies on it: a write replaces an object whole or not at all,
  * conditional writes are atomic, a checksum that does not match refuses the write, presigned URLs are bound to
@@ -120,10 +120,10 @@ export interface ObjectStore {
   eachObject(prefix: string): AsyncGenerator<ListedObject>;
   /** Deletes the object at `key`; deleting a key that holds nothing is not an error (as S3's DeleteObject). */
   deleteObject(key: string): Promise<void>;
-  /** A short-lived URL that fetches the object straight from the store (PROTOCOL.md §7). */
+  /** A short-lived URL that fetches the object straight from the store (docs/protocol.md §7). */
   presignGet(key: string, options?: PresignGetOptions): Promise<string>;
   /**
-   * A short-lived URL that uploads straight to the store (PROTOCOL.md §7), bound to the declared size and, for
+   * A short-lived URL that uploads straight to the store (docs/protocol.md §7), bound to the declared size and, for
    * content addresses, to the SHA-1, so the store refuses another length or other bytes.
    */
   presignPut(key: string, options: PresignPutOptions): Promise<PresignedPut>;

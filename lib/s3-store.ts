@@ -205,7 +205,7 @@ async function deleteObject(key: string): Promise<void> {
   await call(`delete ${key}`, () => s3().send(new DeleteObjectCommand({ Bucket: config().bucket, Key: key })));
 }
 
-/** A short-lived URL that fetches the object straight from S3 (PROTOCOL.md §7). */
+/** A short-lived URL that fetches the object straight from S3 (docs/protocol.md §7). */
 function presignGet(key: string, options: PresignGetOptions = {}): Promise<string> {
   return presignGetWith(s3(), key, options);
 }
@@ -242,7 +242,7 @@ async function readObjectBytes(key: string, object: ObjectStream, maxBytes: numb
 }
 
 /**
- * A short-lived URL that uploads straight to S3 (PROTOCOL.md §7), bound to the declared size and, for content
+ * A short-lived URL that uploads straight to S3 (docs/protocol.md §7), bound to the declared size and, for content
  * addresses, to the SHA-1: both are signed headers (SigV4 `X-Amz-SignedHeaders`), so S3 refuses a request that
  * sends another length, and S3 checks the body against `x-amz-checksum-sha1` before it stores anything.
  */
@@ -397,7 +397,7 @@ const NETWORK_ERROR_CODES = new Set([
 /**
  * What is left after the SDK's own retries (lib/s3.ts) of a failure that a later retry can fix: 503 SlowDown (S3
  * request-rate limits), S3's 500 InternalError ("Please try again") and other 5xx, a timed-out or reset connection,
- * also one that broke in the middle of a streamed body. The client gets 503 with `Retry-After` (PROTOCOL.md §5).
+ * also one that broke in the middle of a streamed body. The client gets 503 with `Retry-After` (docs/protocol.md §5).
  */
 function isTransient(err: unknown, depth = 0): boolean {
   const e = shape(err);

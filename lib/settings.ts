@@ -33,7 +33,8 @@ export const SETTINGS: readonly Setting[] = [
   {
     names: ['FILESERVER_USERNAME', 'FILESERVER_PASSWORD'],
     default: 'unset: no credentials asked',
-    meaning: 'HTTP Basic credentials in local mode; set both or neither (ReCodEx defaults to `re`/`codex`: choose your own)',
+    meaning:
+      'HTTP Basic credentials in local mode; set both or neither (ReCodEx defaults to `re`/`codex`: choose your own)',
   },
   {
     names: ['CREDENTIALS_PARAMETER'],
@@ -102,7 +103,8 @@ export const START_OPTIONS: readonly StartOption[] = [
   { flag: '--layout L', meaning: 'archive layout: `prefixed` (default) or `flat`, as `ARCHIVE_LAYOUT`' },
   {
     flag: '--username U',
-    meaning: 'require HTTP Basic credentials: user U, with the password from `FILESERVER_PASSWORD` or `--password-file`',
+    meaning:
+      'require HTTP Basic credentials: user U, with the password from `FILESERVER_PASSWORD` or `--password-file`',
   },
   {
     flag: '--password-file F',
@@ -133,7 +135,9 @@ export function startHelp(): string {
   const plain = (text: string): string => text.replace(/`/g, '');
   const width = Math.max(...START_OPTIONS.map((o) => o.flag.length)) + 2;
   const options = START_OPTIONS.map((o) => `  ${o.flag.padEnd(width)}${plain(o.meaning)}`);
-  const settings = SETTINGS.map((s) => `  ${s.names.join(', ')}\n      ${plain(s.meaning)} (default: ${plain(s.default)})`);
+  const settings = SETTINGS.map(
+    (s) => `  ${s.names.join(', ')}\n      ${plain(s.meaning)} (default: ${plain(s.default)})`,
+  );
   return ['Usage: npm start -- [options]', '', ...options, '', 'Environment:', ...settings].join('\n');
 }
 

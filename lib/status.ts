@@ -8,7 +8,7 @@ export interface Status {
   storage: { bucket: string; reachable: boolean };
 }
 
-/** GET / (PROTOCOL.md §2): what a human or a health check needs to know. */
+/** GET / (docs/protocol.md §2): what a human or a health check needs to know. */
 export async function status(): Promise<Status> {
   return {
     service: packageJson.name,

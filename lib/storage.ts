@@ -1,6 +1,6 @@
 /**
  * The storage boundary: the only module the rest of `lib/` and `functions/` call for objects. It speaks in keys and
- * bytes and throws domain errors (STYLE.md 4), so that the domain reads the same whatever stores the objects.
+ * bytes and throws domain errors (docs/development.md, "Code style"), so that the domain reads the same whatever stores the objects.
  *
  * The store is S3 (lib/s3-store.ts) unless local mode installs another with `useStore`: `npm start` runs on the
  * folder store (lib/folder-store/, docs/embedded-store.md) unless S3_ENDPOINT names an S3-compatible server. The

@@ -1,6 +1,6 @@
 /**
- * POST /submissions/<id> (PROTOCOL.md §2): validate everything, store every file, then the manifest, which is what
- * makes the upload visible to the archive (shared/DESIGN.md "Archive on upload").
+ * POST /submissions/<id> (docs/protocol.md §2): validate everything, store every file, then the manifest, which is what
+ * makes the upload visible to the archive (docs/design.md "Archive on upload").
  */
 import { buildArchiveFromMemory } from './archive';
 import { mapWithLimit } from './concurrency';

@@ -1,5 +1,5 @@
 /**
- * The large-upload route (PROTOCOL.md §7): `POST /uploads/<target>` with a small JSON body hands out presigned S3
+ * The large-upload route (docs/protocol.md §7): `POST /uploads/<target>` with a small JSON body hands out presigned S3
  * PUT URLs, so that files too large for API Gateway and Lambda (about 4.5 MB of binary per request) travel straight
  * to S3 and no byte of them passes through a function.
  *

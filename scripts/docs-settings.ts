@@ -7,4 +7,6 @@ const path = join(__dirname, '../README.md');
 const before = readFileSync(path, 'utf8');
 const after = withGeneratedBlocks(before);
 writeFileSync(path, after);
-console.log(before === after ? 'README.md: the generated tables were current' : 'README.md: generated tables rewritten');
+console.log(
+  before === after ? 'README.md: the generated tables were current' : 'README.md: generated tables rewritten',
+);

@@ -2,7 +2,7 @@
  * `osls package`, run on a copy of the service in a temporary folder: osls empties the service's `.serverless/` and
  * serverless-esbuild builds in its `.esbuild/`, so packaging the checkout itself would clear a developer's own build
  * output. The copy links the checkout's node_modules. No AWS settings reach osls: packaging needs no credentials and
- * no network (TOOLCHAIN.md pitfall 11), and the test proves it.
+ * no network (docs/development.md, "Pitfalls of the toolchain": offline packaging), and the test proves it.
  */
 import { execFile } from 'node:child_process';
 import { cp, mkdtemp, readFile, rm, symlink } from 'node:fs/promises';

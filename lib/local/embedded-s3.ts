@@ -1,6 +1,6 @@
 /**
  * The embedded S3-compatible server of local mode: s3rver on loopback, over a folder.
- * TOOLCHAIN.md: run Node with --openssl-legacy-provider (s3rver's listing continuation tokens use DES).
+ * docs/development.md, "Pitfalls of the toolchain": run Node with --openssl-legacy-provider (s3rver's listing continuation tokens use DES).
  */
 import S3rver from 's3rver';
 

@@ -1,17 +1,17 @@
 /**
  * The body limits of the cloud path, enforced locally so local behaviour tells the truth about AWS
- * (PROTOCOL.md §7; docs/protocol.md, "Bounds and bad input").
+ * (docs/protocol.md §7; docs/protocol.md, "Bounds and bad input").
  */
 import { MAX_BODY_BYTES_THROUGH_LAMBDA } from '../lambda-limits';
 
 export { API_GATEWAY_MAX_BODY_BYTES, LAMBDA_MAX_PAYLOAD_BYTES, MAX_BODY_BYTES_THROUGH_LAMBDA } from '../lambda-limits';
 
-/** PROTOCOL.md §7: the 413 names the large-upload route, where files of any size go straight to S3. */
+/** docs/protocol.md §7: the 413 names the large-upload route, where files of any size go straight to S3. */
 export const TOO_LARGE_MESSAGE =
   'The request body is too large to pass through API Gateway and Lambda (10 MB per request, about 4.5 MB of ' +
   'binary data once base64-encoded into the 6 MB Lambda payload). Upload large files through the large-upload ' +
   'route: POST /uploads/<exercises/<sha1>|results/<name>|attachments/<id>|submissions/<id>> with a JSON body ' +
-  'gives presigned S3 URLs (README, "Large uploads").';
+  'gives presigned S3 URLs (docs/protocol.md §7).';
 
 /**
  * A worker PUTs its result archive to the result URL as one body and knows no other route, so its result must fit

@@ -1,6 +1,6 @@
 /**
  * The deployment, checked without an AWS account: `osls package` runs offline and these tests read the
- * CloudFormation template it writes (shared/DESIGN.md "Auth and isolation", issue "Deployable to AWS").
+ * CloudFormation template it writes (docs/design.md "Auth and isolation", issue "Deployable to AWS").
  */
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -98,7 +98,7 @@ describe('the API', () => {
     expect(body).toMatchObject({ result: 'ERROR', error: { code: 'no-such-route' } });
     const tooLarge = responses.find((r) => r.ResponseType === 'REQUEST_TOO_LARGE');
     expect(tooLarge?.StatusCode).toBe('413');
-    // PROTOCOL.md §7: the 413 names the large-upload route.
+    // docs/protocol.md §7: the 413 names the large-upload route.
     const tooLargeBody = JSON.parse(((tooLarge?.ResponseTemplates ?? {}) as Json)['application/json'] as string);
     expect(tooLargeBody).toMatchObject({ result: 'ERROR', error: { code: 'payload-too-large' } });
     expect(tooLargeBody.error.message).toContain('POST /uploads/');

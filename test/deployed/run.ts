@@ -80,7 +80,7 @@ async function unzip(zipPath: string, into: string): Promise<void> {
 
 /**
  * The ReCodEx side of the wire: adds the configured Basic credentials to every request, as the API and workers do
- * (preemptively, PROTOCOL.md §5), and sends a body only after `100 Continue`, as libcurl does for large uploads, so
+ * (preemptively, docs/protocol.md §5), and sends a body only after `100 Continue`, as libcurl does for large uploads, so
  * an answer the gateway gives before reading the body (413) arrives instead of a reset connection.
  */
 async function clientProxy(target: string, credentials: string): Promise<Server> {

@@ -1,5 +1,5 @@
 /**
- * Hostile input beyond PROTOCOL.md §6 (issue 8), through real HTTP to the local server over real S3-compatible
+ * Hostile input beyond docs/protocol.md §6 (issue 8), through real HTTP to the local server over real S3-compatible
  * storage, with Basic credentials on. Every bad input gets a clear 4xx, never a 5xx or a hang, and changes nothing:
  * each case lists the bucket before and after, and checks that objects a traversal could aim at are untouched.
  */
@@ -159,7 +159,7 @@ describe('multipart bodies that are cut, empty, huge in count or in headers', ()
     expect((await request('GET', `/exercises/${sha1('never stored\n')}`)).status).toBe(404);
   });
 
-  // PROTOCOL.md allows empty files (§4 names the SHA-1 of the empty file), so a 0-byte part is an empty file, not an
+  // docs/protocol.md allows empty files (§4 names the SHA-1 of the empty file), so a 0-byte part is an empty file, not an
   // error: a student may submit an empty source file and a test may have an empty expected output.
   it('a 0-byte file part is an empty file: stored, and an empty entry in the archive', async () => {
     const answer = await post('/submissions/empty_part', [file('empty.txt', ''), file('main.c', 'x')]);

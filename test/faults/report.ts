@@ -1,5 +1,5 @@
 /**
- * Prints the README's "Faults, concurrency and hostile input" tables from the figures the suites in test/faults
+ * Prints the tables of docs/reliability.md from the figures the suites in test/faults
  * wrote (test/faults/support/tally.ts):
  *
  *   export FAULT_REPORT_DIR=$(mktemp -d)

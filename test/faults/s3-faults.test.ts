@@ -303,7 +303,7 @@ describe('a read cut short is never served as whole', () => {
     expect((await tally.send(stack.url, 'PUT', path, { body })).status).toBe(200);
     stack.proxy.inject({ kind: 'truncate', operation: 'GetObject', key });
     const cut = await get(path);
-    // A retry can fix it: 503 with Retry-After, like any storage failure (PROTOCOL.md §5).
+    // A retry can fix it: 503 with Retry-After, like any storage failure (docs/protocol.md §5).
     expect(cut.status).toBe(503);
     expect(cut.headers['retry-after']).toBe('1');
     expect(cut.json()).toMatchObject({ result: 'ERROR', error: { code: 'storage-unavailable' } });

@@ -1,5 +1,5 @@
 /**
- * What the ReCodEx API (PHP, Guzzle) notices (PROTOCOL.md §1.1, §2): the exact JSON of its uploads, which it turns
+ * What the ReCodEx API (PHP, Guzzle) notices (docs/protocol.md §1.1, §2): the exact JSON of its uploads, which it turns
  * into worker URLs by string concatenation, and the archive the worker then downloads.
  */
 import { createHash } from 'node:crypto';
@@ -64,7 +64,7 @@ describe('POST /submissions/{id+}', () => {
       `${FIXTURE_ID}/job-config.yml`,
       `${FIXTURE_ID}/src/main.c`,
     ]);
-    // Directory entries, if any, stay inside <id>/ (PROTOCOL.md §3).
+    // Directory entries, if any, stay inside <id>/ (docs/protocol.md §3).
     for (const entry of entries) expect(entry.name.startsWith(`${FIXTURE_ID}/`)).toBe(true);
     const byName = new Map(files.map((entry) => [entry.name, entry.data.toString('utf8')]));
     expect(byName.get(`${FIXTURE_ID}/src/main.c`)).toBe(
@@ -126,7 +126,7 @@ describe('POST /submissions/{id+}', () => {
     expect(await archiveFiles(id)).toEqual({ [`${id}/src/příklad 1.c`]: 'x' });
   });
 
-  it('accepts a path of 800 bytes and refuses one of 801 (PROTOCOL.md §6)', async () => {
+  it('accepts a path of 800 bytes and refuses one of 801 (docs/protocol.md §6)', async () => {
     // Segments below 255 bytes, the file-name limit of the embedded server's disk.
     const path800 = `${Array.from({ length: 7 }, () => 'd'.repeat(99)).join('/')}/${'f'.repeat(100)}`;
     expect(Buffer.byteLength(path800)).toBe(800);

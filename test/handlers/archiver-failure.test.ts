@@ -1,5 +1,5 @@
 /**
- * Archive builds that fail half-way (shared/DESIGN.md "Archive on upload"): S3 fails a read in the middle of a
+ * Archive builds that fail half-way (docs/design.md "Archive on upload"): S3 fails a read in the middle of a
  * build, which a real server cannot be made to do on demand, so a middleware on the handlers' own S3 client
  * (lib/s3.ts) injects the failure. A failed build must reject (so that Lambda retries the event), leave no object
  * at the archive key, abort its multipart upload, and leave nothing behind that breaks the next build.

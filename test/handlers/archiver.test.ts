@@ -1,6 +1,6 @@
 /**
- * The S3-triggered archiver (functions/archiver.ts, shared/DESIGN.md "Archive on upload"): S3 notifications, at
- * least once, unordered, URL-encoded, name a submission whose *current* manifest is then archived (PROTOCOL.md
+ * The S3-triggered archiver (functions/archiver.ts, docs/design.md "Archive on upload"): S3 notifications, at
+ * least once, unordered, URL-encoded, name a submission whose *current* manifest is then archived (docs/protocol.md
  * §3). Submissions are stored through lib/submissions.ts, as POST /submissions does; the embedded S3 server sends
  * no notifications here, each test invokes the handler with the events it means to test.
  */

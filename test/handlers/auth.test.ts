@@ -1,5 +1,5 @@
 /**
- * HTTP Basic auth (PROTOCOL.md §5), with credentials configured. The fixtures carry the ReCodEx defaults
+ * HTTP Basic auth (docs/protocol.md §5), with credentials configured. The fixtures carry the ReCodEx defaults
  * (`re`/`codex`), sent preemptively as the API and the worker do.
  */
 import type { APIGatewayProxyEvent } from 'aws-lambda';

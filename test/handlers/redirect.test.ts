@@ -1,5 +1,5 @@
 /**
- * Downloads above the inline limit (PROTOCOL.md §7): a Lambda answer cannot carry them, so they are answered 302
+ * Downloads above the inline limit (docs/protocol.md §7): a Lambda answer cannot carry them, so they are answered 302
  * with a short-lived presigned S3 URL, which the worker and Guzzle follow without credentials.
  */
 import { randomBytes } from 'node:crypto';
@@ -109,7 +109,7 @@ describe(`with INLINE_LIMIT_BYTES=${LIMIT}`, () => {
 
     const answer = await invoke(archives, loadEvent('worker-archive-get', { param: `${id}.zip` }));
     const location = expectPresignedRedirect(answer, `submission_archives/${id}.zip`);
-    // The worker names its copy after the archive URL it was given, not after this Location (PROTOCOL.md §3).
+    // The worker names its copy after the archive URL it was given, not after this Location (docs/protocol.md §3).
     const fetched = await fetch(location);
     expect(fetched.status).toBe(200);
     const entries = await readZip(Buffer.from(await fetched.arrayBuffer()));

@@ -1,6 +1,6 @@
 /**
  * Nothing escapes a handler as an exception (API Gateway would answer 502 and the worker or API would see a
- * gateway failure instead of a reason): malformed or unexpected events get a 4xx JSON error (PROTOCOL.md §5).
+ * gateway failure instead of a reason): malformed or unexpected events get a 4xx JSON error (docs/protocol.md §5).
  */
 import type { APIGatewayProxyEvent } from 'aws-lambda';
 import { handler as archives } from '../../functions/archives';

@@ -1,6 +1,6 @@
 /**
  * Storage that does not answer: the handlers still answer (no exception, so no 502 from API Gateway), with a JSON
- * error that does not leak internals, and the status page says 503 for health checks (PROTOCOL.md §2, §5).
+ * error that does not leak internals, and the status page says 503 for health checks (docs/protocol.md §2, §5).
  */
 import { createServer } from 'node:net';
 import { handler as archives } from '../../functions/archives';

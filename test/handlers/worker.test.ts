@@ -1,5 +1,5 @@
 /**
- * What the ReCodEx worker notices (PROTOCOL.md §1.3, §2): it GETs its archive and exercise files and PUTs its
+ * What the ReCodEx worker notices (docs/protocol.md §1.3, §2): it GETs its archive and exercise files and PUTs its
  * result, through API Gateway with binary media types `*\/*`, so every body it sends arrives base64.
  */
 import { createHash, randomBytes } from 'node:crypto';
@@ -73,7 +73,7 @@ describe('PUT /results/{name+} then GET', () => {
     expect(bodyBytes(await invoke(results, resultGet('all-bytes.zip')))).toEqual(bytes);
   });
 
-  it('stores the body as-is whatever its Content-Type (PROTOCOL.md §6)', async () => {
+  it('stores the body as-is whatever its Content-Type (docs/protocol.md §6)', async () => {
     const body = Buffer.from('a=1&b=2');
     const put = await invoke(
       results,

@@ -1,5 +1,5 @@
 /**
- * Archive on upload, end to end (shared/DESIGN.md "Archive on upload"): a POST over real HTTP writes the manifest,
+ * Archive on upload, end to end (docs/design.md "Archive on upload"): a POST over real HTTP writes the manifest,
  * the embedded S3 server's object-created event drives the archiver (as S3 notifications do in AWS), and the
  * archive appears in the bucket without anyone asking for it. The tests watch the bucket, never the archive route,
  * which would build the archive on demand and so prove nothing about the trigger.

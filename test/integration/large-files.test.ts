@@ -1,5 +1,5 @@
 /**
- * Files of every size class round-trip byte-exact (PROTOCOL.md §7): in through the normal route while the body
+ * Files of every size class round-trip byte-exact (docs/protocol.md §7): in through the normal route while the body
  * fits the Lambda payload once base64-encoded, through the large-upload route otherwise; out inline up to the
  * 4 MiB inline limit, and as a 302 to a presigned S3 URL above it, which a client follows without credentials.
  * Sizes sit on both sides of that limit and of S3's 5 MiB part size, past the 10 MB API Gateway cap, and at 65 MiB.

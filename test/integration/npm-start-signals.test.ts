@@ -105,6 +105,9 @@ describe.each(['SIGTERM', 'SIGINT'] as const)('npm start stopped with %s sent to
     expect(below.filter(alive)).toEqual([]);
     expect(await accepts(url)).toBe(false);
     // The server says why, if it could not clean up.
-    expect({ folderLeft: existsSync(folder), output: output() }).toEqual({ folderLeft: false, output: expect.any(String) });
+    expect({ folderLeft: existsSync(folder), output: output() }).toEqual({
+      folderLeft: false,
+      output: expect.any(String),
+    });
   });
 });

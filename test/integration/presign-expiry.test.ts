@@ -1,5 +1,5 @@
 /**
- * Presigned URLs stop working when they expire (PROTOCOL.md §7 "short-lived"): S3 itself refuses an upload or a
+ * Presigned URLs stop working when they expire (docs/protocol.md §7 "short-lived"): S3 itself refuses an upload or a
  * download URL used after PRESIGN_TTL_SECONDS. lib/config.ts reads the environment once per jest module registry,
  * which is why this is a file of its own with a 1 s lifetime.
  */

@@ -1,5 +1,5 @@
 /**
- * The wire protocol (shared/PROTOCOL.md §2–§6) through real HTTP: the local server, the handlers and a real
+ * The wire protocol (docs/protocol.md §2–§6) through real HTTP: the local server, the handlers and a real
  * S3-compatible server. Every bad-input case also proves that storage is unchanged by listing the bucket.
  */
 import { createHash, randomBytes } from 'node:crypto';

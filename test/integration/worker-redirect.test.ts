@@ -1,5 +1,5 @@
 /**
- * A worker-like client (PROTOCOL.md §7): the worker's libcurl follows the 302 of a large exercise file to S3. It
+ * A worker-like client (docs/protocol.md §7): the worker's libcurl follows the 302 of a large exercise file to S3. It
  * must arrive with the bytes, and without the fileserver's Basic credentials: S3 refuses a request that carries an
  * Authorization header next to a presigned query ("Only one auth mechanism allowed"), and the password must not
  * leave for another host. A recording proxy in front of the S3 server shows exactly what reached it.

@@ -81,7 +81,7 @@ export function makeOldFolder(options: { extraExercises?: number; extraSubmissio
   for (let i = 0; i < (options.extraSubmissions ?? 0); i++) {
     submission(`sub_extra_${i}`, { 'main.c': `/* ${i} */\n`, 'job-config.yml': `id: ${i}\n`, 'in/data.txt': `${i}` });
   }
-  // The old server accepted any field name; this one refuses a backslash (PROTOCOL.md §6), so the whole submission is.
+  // The old server accepted any field name; this one refuses a backslash (docs/protocol.md §6), so the whole submission is.
   write('submissions/sub_refused/ok.c', 'fine\n');
   write('submissions/sub_refused/bad\\name.c', 'refused\n');
   folder.refused.push('submissions/sub_refused');

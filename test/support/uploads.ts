@@ -1,5 +1,5 @@
 /**
- * The client side of the large-upload route (PROTOCOL.md §7): asking for presigned URLs, sending bytes straight to
+ * The client side of the large-upload route (docs/protocol.md §7): asking for presigned URLs, sending bytes straight to
  * S3 with them, and following a download's redirect to S3, each the way a plain HTTP client does it: no fileserver
  * credentials ever travel to S3.
  */

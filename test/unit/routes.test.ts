@@ -4,7 +4,7 @@ import { loadRoutes, matchRoute, type Route } from '../../lib/local/routes';
 
 const routes: Route[] = loadRoutes(join(__dirname, '../../serverless.yml'));
 
-/** PROTOCOL.md §2, as API Gateway resources. */
+/** docs/protocol.md §2, as API Gateway resources. */
 const PROTOCOL_RESOURCES = [
   '/',
   '/submissions/{id+}',
@@ -15,7 +15,7 @@ const PROTOCOL_RESOURCES = [
   '/tasks/{hash+}',
   '/results/{name+}',
   '/attachments/{id+}',
-  // The large-upload route (PROTOCOL.md §7: "the large-upload route hands out presigned S3 PUT URLs").
+  // The large-upload route (docs/protocol.md §7: "the large-upload route hands out presigned S3 PUT URLs").
   '/uploads/{target+}',
 ];
 

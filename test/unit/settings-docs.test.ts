@@ -4,6 +4,7 @@
  */
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
+import { parse } from 'yaml';
 import { SETTING_NAMES, START_OPTIONS, startHelp, withGeneratedBlocks } from '../../lib/settings';
 
 const root = join(__dirname, '../..');
@@ -47,5 +48,28 @@ describe('settings documentation', () => {
     const help = startHelp();
     for (const option of START_OPTIONS) expect(help).toContain(option.flag);
     for (const name of SETTING_NAMES) expect(help).toContain(name);
+  });
+});
+
+describe('facts the documents state about the code', () => {
+  it('docs/deploy.md names as many functions as serverless.yml declares', () => {
+    const service = parse(readFileSync(join(root, 'serverless.yml'), 'utf8')) as { functions: Record<string, unknown> };
+    const count = Object.keys(service.functions).length;
+    const words = [
+      'Zero',
+      'One',
+      'Two',
+      'Three',
+      'Four',
+      'Five',
+      'Six',
+      'Seven',
+      'Eight',
+      'Nine',
+      'Ten',
+      'Eleven',
+      'Twelve',
+    ];
+    expect(readFileSync(join(root, 'docs/deploy.md'), 'utf8')).toContain(`**${words[count]} functions**`);
   });
 });

@@ -109,7 +109,7 @@ export function jsonBody(answer: APIGatewayProxyResult): unknown {
   return JSON.parse(answer.body);
 }
 
-/** What every error answer looks like (PROTOCOL.md §5). */
+/** What every error answer looks like (docs/protocol.md §5). */
 export function expectError(answer: APIGatewayProxyResult, statusCode: number, code: string): void {
   expect({ statusCode: answer.statusCode, body: jsonBody(answer) }).toEqual({
     statusCode,
