@@ -1,5 +1,7 @@
 /**
- * `npm run bench:archive`: archive builds against the embedded S3 server, and the delay from POST to archive.
+ * `npm run bench:archive`: archive builds against an embedded S3 server (s3rver), and the delay from POST to archive.
+ * It measures the S3 store's path, the one the deployed functions take (the folder store behind `npm start` admits
+ * one process, and the builds run in a child process of their own).
  *
  *   npm run bench:archive [-- --sizes 20,200,1024]
  *
@@ -11,17 +13,20 @@
  */
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { parseArgs } from 'node:util';
 import { deflateRawSync } from 'node:zlib';
 import { HeadObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import type { S3EventRecord } from 'aws-lambda';
 import { Upload } from '@aws-sdk/lib-storage';
 import { build } from 'esbuild';
 import { parse } from 'yaml';
 import { mapWithLimit } from '../lib/concurrency';
 import { archiveKey, manifestKey, submissionFileKey } from '../lib/keys';
+import { EMBEDDED_S3_CREDENTIALS, startEmbeddedS3 } from '../lib/local/embedded-s3';
 import { type LocalStack, startLocalStack } from '../lib/local/stack';
 import { type ManifestFile, makeManifest, serializeManifest } from '../lib/manifest';
 import { send } from '../test/support/http';
@@ -296,7 +301,18 @@ async function main(): Promise<void> {
   }
 
   await bundleBuilder();
+  const s3rverDirectory = mkdtempSync(join(tmpdir(), 'bench-archive-s3rver-'));
+  const bucket = process.env.BUCKET || 'recodex-fileserver';
+  const s3rver = await startEmbeddedS3({ directory: s3rverDirectory, bucket });
+  Object.assign(process.env, {
+    S3_ENDPOINT: s3rver.endpoint,
+    BUCKET: bucket,
+    AWS_ACCESS_KEY_ID: EMBEDDED_S3_CREDENTIALS.accessKeyId,
+    AWS_SECRET_ACCESS_KEY: EMBEDDED_S3_CREDENTIALS.secretAccessKey,
+  });
   const stack = await startLocalStack({ port: 0 });
+  // s3rver's object events stand in for S3 notifications: they start the archiver, as in AWS.
+  s3rver.server.on('event', (event: { Records?: S3EventRecord[] }) => stack.dispatchS3Event(event));
   const s3 = new S3Client({
     endpoint: stack.s3Endpoint,
     forcePathStyle: true,
@@ -338,6 +354,8 @@ async function main(): Promise<void> {
     await stack.notificationsIdle();
     s3.destroy();
     await stack.close();
+    await s3rver.close();
+    rmSync(s3rverDirectory, { recursive: true, force: true });
   }
   mkdirSync(join(root, 'bench/results'), { recursive: true });
   const result = { when: new Date().toISOString(), node: process.version, deflate, postToArchiveMs: delays, builds };
