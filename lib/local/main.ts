@@ -10,6 +10,35 @@ import { checkBucket } from '../s3-store';
 import { startHelp } from '../settings';
 import { startLocalStack } from './stack';
 
+/**
+ * SIGINT (Ctrl-C) and SIGTERM (a supervisor, `kill`) stop the server and delete a temporary folder. The handlers are
+ * installed before anything starts, so no signal finds the process without them (Node's default would end it with
+ * the folder left behind); a signal during the start stops the server as soon as it is up.
+ */
+let stopRequested: string | undefined;
+let onStop: ((signal: string) => void) | undefined;
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.on(signal, () => {
+    if (stopRequested !== undefined) return;
+    stopRequested = signal;
+    onStop?.(signal);
+  });
+}
+
+function stopWhenAsked(stack: { close(): Promise<void> }): void {
+  onStop = (signal) => {
+    console.log(`${signal}: shutting down`);
+    stack.close().then(
+      () => process.exit(0),
+      (err: unknown) => {
+        console.error(err);
+        process.exit(1);
+      },
+    );
+  };
+  if (stopRequested !== undefined) onStop(stopRequested);
+}
+
 async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
@@ -58,21 +87,7 @@ async function main(): Promise<void> {
   console.log(`storage: bucket ${stack.bucket} on ${storage}`);
   console.log('Press Ctrl-C to stop.');
 
-  let stopping = false;
-  const stop = (signal: string): void => {
-    if (stopping) return;
-    stopping = true;
-    console.log(`${signal}: shutting down`);
-    stack.close().then(
-      () => process.exit(0),
-      (err: unknown) => {
-        console.error(err);
-        process.exit(1);
-      },
-    );
-  };
-  process.on('SIGINT', () => stop('SIGINT'));
-  process.on('SIGTERM', () => stop('SIGTERM'));
+  stopWhenAsked(stack);
 }
 
 function failOnMissingBucket(err: unknown, endpoint: string): never {
