@@ -13,7 +13,7 @@ import { forEachWithLimit } from '../concurrency';
 import { config } from '../config';
 import { PREFIX, parseSha1 } from '../keys';
 import { deleteObject, eachObject } from '../storage';
-import type { CommandResult, Io, StopSignal } from './io';
+import { type CommandResult, type Io, reportTarget, type StopSignal } from './io';
 import { formatBytes } from './progress';
 
 export interface GcOptions {
@@ -130,8 +130,7 @@ export async function gc(options: GcOptions, _io: Io, stop: StopSignal): Promise
     summary,
     report: {
       command: 'gc',
-      bucket: config().bucket,
-      endpoint: config().s3Endpoint ?? null,
+      ...reportTarget(),
       keepFile: options.keepFile,
       keepListed: keep.size,
       olderThanDays: options.olderThanDays,

@@ -1,3 +1,5 @@
+import { config } from '../config';
+
 /** Where the operator tool writes, so that tests can run its commands in-process and read what they print. */
 export interface Output {
   write(text: string): unknown;
@@ -18,6 +20,11 @@ export interface CommandResult {
   summary: string[];
   /** 0: all is well; 1: something was refused, failed, or found wrong (docs/operations.md, "Exit status"). */
   exitCode: number;
+}
+
+/** The store every report names: the bucket, and the S3 endpoint (null for AWS itself). */
+export function reportTarget(): { bucket: string; endpoint: string | null } {
+  return { bucket: config().bucket, endpoint: config().s3Endpoint ?? null };
 }
 
 /** Set by the first Ctrl-C: commands stop taking new work, finish what is in flight, and report. */

@@ -30,7 +30,7 @@ import { resultContentType } from '../results';
 import { headObject, PreconditionFailed, putObject, UPLOAD_PART_SIZE, uploadStream } from '../storage';
 import { commitManifest, mergeWithinBounds, readStoredManifest } from '../submissions';
 import { digestBytes, digestFile, type FileDigest, sameContent } from './digests';
-import type { CommandResult, Io, StopSignal } from './io';
+import { type CommandResult, type Io, reportTarget, type StopSignal } from './io';
 import { countFiles, type OldItem, type OldKind, oldItems, submissionFiles } from './old-layout';
 import { formatBytes, startProgress } from './progress';
 
@@ -174,8 +174,7 @@ export async function migrate(options: MigrateOptions, io: Io, stop: StopSignal)
     report: {
       command: 'migrate',
       from: options.from,
-      bucket: config().bucket,
-      endpoint: config().s3Endpoint ?? null,
+      ...reportTarget(),
       dryRun: options.dryRun,
       interrupted: stop.stopped,
       startedAt: startedAt.toISOString(),

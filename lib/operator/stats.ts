@@ -8,7 +8,7 @@ import { type ArchiveLayout, config } from '../config';
 import { archiveKey, PREFIX, submissionIdOfManifestKey } from '../keys';
 import { eachObject, headObject } from '../storage';
 import { readManifest } from '../submissions';
-import type { CommandResult, Io, StopSignal } from './io';
+import { type CommandResult, type Io, reportTarget, type StopSignal } from './io';
 import { formatBytes } from './progress';
 
 export interface StatsOptions {
@@ -62,8 +62,7 @@ export async function stats(options: StatsOptions, _io: Io, stop: StopSignal): P
     summary,
     report: {
       command: 'stats',
-      bucket: config().bucket,
-      endpoint: config().s3Endpoint ?? null,
+      ...reportTarget(),
       layout: options.layout,
       interrupted: stop.stopped,
       prefixes,

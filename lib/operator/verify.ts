@@ -15,7 +15,7 @@ import { type ArchiveLayout, config } from '../config';
 import { archiveKey, PREFIX, submissionFileKey, submissionIdOfManifestKey } from '../keys';
 import { eachObject, getObject, headObject, type ListedObject } from '../storage';
 import { readStoredManifest } from '../submissions';
-import type { CommandResult, Io, StopSignal } from './io';
+import { type CommandResult, type Io, reportTarget, type StopSignal } from './io';
 import { formatBytes, startProgress } from './progress';
 
 /** HEAD requests in flight for one manifest's files (the manifests themselves run `--concurrency` at once). */
@@ -103,8 +103,7 @@ export async function verify(options: VerifyOptions, io: Io, stop: StopSignal): 
     summary,
     report: {
       command: 'verify',
-      bucket: config().bucket,
-      endpoint: config().s3Endpoint ?? null,
+      ...reportTarget(),
       layout: options.layout,
       repair: options.repair,
       interrupted: stop.stopped,

@@ -5,6 +5,7 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { connect } from 'node:net';
+import { bucketSnapshot } from '../support/bucket-snapshot';
 import type { RawAnswer } from '../support/http';
 import { file, multipart, type Part } from '../support/multipart';
 import { startTestStack, type TestStack } from '../support/stack';
@@ -42,16 +43,7 @@ function post(path: string, parts: readonly Part[]): Promise<RawAnswer> {
   return request('POST', path, body, { 'Content-Type': contentType });
 }
 
-/** Every object in the bucket with its ETag (the MD5 of its bytes), size and time of writing. */
-async function snapshot(): Promise<Map<string, string>> {
-  await stack.notificationsIdle();
-  const all = new Map<string, string>();
-  for (const key of await stack.keys()) {
-    const o = await stack.head(key);
-    all.set(key, `${o?.ETag} ${o?.ContentLength} ${o?.LastModified?.toISOString()}`);
-  }
-  return all;
-}
+const snapshot = (): Promise<Map<string, string>> => bucketSnapshot(stack);
 
 /**
  * Runs `attempt`, checks it was answered `status` (a 4xx), and that storage is exactly as it was. `label` names the

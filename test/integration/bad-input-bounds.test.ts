@@ -6,6 +6,7 @@
  */
 import { createHash } from 'node:crypto';
 import { captureLogs } from '../handlers/support/logs';
+import { bucketSnapshot } from '../support/bucket-snapshot';
 import { type RawAnswer, send } from '../support/http';
 import { file, multipart, type Part } from '../support/multipart';
 import { startTestStack, type TestStack } from '../support/stack';
@@ -41,16 +42,7 @@ function post(path: string, parts: readonly Part[]): Promise<RawAnswer> {
 }
 const ask = (target: string, body: unknown) => askUpload(stack.url, target, body, { Authorization: AUTH });
 
-/** Every object in the bucket with its ETag, size and time of writing. */
-async function snapshot(): Promise<Map<string, string>> {
-  await stack.notificationsIdle();
-  const all = new Map<string, string>();
-  for (const key of await stack.keys()) {
-    const o = await stack.head(key);
-    all.set(key, `${o?.ETag} ${o?.ContentLength} ${o?.LastModified?.toISOString()}`);
-  }
-  return all;
-}
+const snapshot = (): Promise<Map<string, string>> => bucketSnapshot(stack);
 
 /** `attempt` is answered `status` with a JSON error `code`, and storage is exactly as it was. */
 async function refused(status: number, code: string, attempt: () => Promise<RawAnswer>): Promise<RawAnswer> {
