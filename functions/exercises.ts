@@ -1,10 +1,11 @@
 /** POST /exercises, POST /tasks, GET/HEAD /exercises/{hash}, GET/HEAD /tasks/{hash} (docs/protocol.md §2, §4). */
 
+import { base64Length } from '../lib/body-bytes';
 import { config } from '../lib/config';
 import { NotFoundError } from '../lib/errors';
 import { storeExerciseFiles } from '../lib/exercises';
 import { httpHandler, type RouteMethod } from '../lib/handler';
-import { base64Length, type CachedObject, json, param, serveObject } from '../lib/http';
+import { type CachedObject, json, param, serveObject } from '../lib/http';
 import { IMMUTABLE } from '../lib/http-semantics';
 import { parseSha1, taskKey } from '../lib/keys';
 import { ByteLru } from '../lib/lru';

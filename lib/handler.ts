@@ -4,6 +4,7 @@
  */
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
 import { checkBasicAuth, expectedCredentials } from './auth';
+import { requestBodyBytes } from './body-bytes';
 import { BadRequestError, errorAnswer, MethodNotAllowedError } from './errors';
 import { type HttpAnswer, type HttpRequest, toRequest } from './http';
 import { describeError, log } from './log';
@@ -61,7 +62,11 @@ export function httpHandler(route: string, methods: Partial<Record<string, Route
 
 /** The decoded size of the request body, for the log line. */
 function requestBytes(event: APIGatewayProxyEvent | null | undefined): number {
-  const body = event?.body;
+  if (!event) return 0;
+  // Counted from the bytes the local server handed over, if it did: reading `body` would encode them.
+  const bytes = requestBodyBytes(event);
+  if (bytes) return bytes.length;
+  const body = event.body;
   if (typeof body !== 'string') return 0;
-  return event?.isBase64Encoded ? Buffer.byteLength(body, 'base64') : Buffer.byteLength(body);
+  return event.isBase64Encoded ? Buffer.byteLength(body, 'base64') : Buffer.byteLength(body);
 }

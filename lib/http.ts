@@ -3,6 +3,7 @@
  * the answer that serves a stored object inline or by redirect (docs/protocol.md §7).
  */
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
+import { markStableBody, requestBodyBytes } from './body-bytes';
 import { config } from './config';
 import { dictionary } from './dictionary';
 import { NotFoundError } from './errors';
@@ -37,8 +38,10 @@ export function toRequest(event: APIGatewayProxyEvent): HttpRequest {
     if (value !== undefined) params[name] = value;
   }
   // With binary media type */* every body arrives base64; keep plain bodies working too (docs/development.md, "Pitfalls of the toolchain": plain bodies).
+  // The local server hands over the bytes it read as well (lib/body-bytes.ts), which need no decoding.
   const body =
-    event.body == null ? Buffer.alloc(0) : Buffer.from(event.body, event.isBase64Encoded ? 'base64' : 'utf8');
+    requestBodyBytes(event) ??
+    (event.body == null ? Buffer.alloc(0) : Buffer.from(event.body, event.isBase64Encoded ? 'base64' : 'utf8'));
   return { method: event.httpMethod.toUpperCase(), params, header: (name) => headers.get(name.toLowerCase()), body };
 }
 
@@ -74,19 +77,15 @@ export interface ServeOptions {
 export interface CachedObject {
   /**
    * The bytes, base64-encoded as the answer carries them; absent for an object above the inline limit, of which only
-   * the metadata is kept, so that its redirect needs no S3 request.
+   * the metadata is kept, so that its redirect needs no S3 request. Never changes: the local server keeps the
+   * decoded bytes of an entry it has sent (a `StableBody`, lib/body-bytes.ts).
    */
-  base64: string | undefined;
+  readonly base64: string | undefined;
   size: number;
   etag: string;
   lastModified: Date | undefined;
   /** What the entry holds in memory: the base64 string, one byte per character. */
   readonly byteLength: number;
-}
-
-/** The length of the base64 form of `size` bytes: the memory a cached object of that size takes. */
-export function base64Length(size: number): number {
-  return 4 * Math.ceil(size / 3);
 }
 
 /** What `serveObject` reads of an object: its metadata for HEAD, for GET a stream of at most the inline limit. */
@@ -138,7 +137,7 @@ export async function serveObject(
   if (cached) {
     const { base64 } = cached;
     if (base64 === undefined) return redirectUnlessDecided(request, key, describe(cached), policy);
-    return cachedAnswer(method, decideDownload(method, request.header, describe(cached), policy), base64, cached.size);
+    return cachedAnswer(method, decideDownload(method, request.header, describe(cached), policy), cached, base64);
   }
   const found = read ?? (await readForServe(method, key));
   if (!found) throw options.notFound();
@@ -165,22 +164,28 @@ export async function serveObject(
   if (!options.cache) return inlineAnswer(method, decision, bytes);
   const base64 = bytes.toString('base64');
   const { etag, lastModified } = object;
-  options.cache.set(key, { base64, size: bytes.length, etag, lastModified, byteLength: base64.length });
-  return cachedAnswer(method, decision, base64, bytes.length);
+  const entry: CachedObject = { base64, size: bytes.length, etag, lastModified, byteLength: base64.length };
+  options.cache.set(key, entry);
+  return cachedAnswer(method, decision, entry, base64);
 }
 
-/**
- * The answer from a cached copy: a whole-object 200 sends the stored base64 as it is; a range is cut from the
- * decoded bytes (rare: workers fetch whole files), and HEAD, 304, 412 and 416 need no bytes at all.
- */
 /** What a metadata-only cache entry is counted as: its fields and the key, generously. */
 const METADATA_ENTRY_BYTES = 512;
 
-function cachedAnswer(method: string, decision: DownloadDecision, base64: string, size: number): HttpAnswer {
+/**
+ * The answer from a cached copy (`base64` is `cached.base64`): a whole-object 200 sends the stored base64 as it is;
+ * a range is cut from the decoded bytes (rare: workers fetch whole files), and HEAD, 304, 412 and 416 need no bytes
+ * at all.
+ */
+function cachedAnswer(method: string, decision: DownloadDecision, cached: CachedObject, base64: string): HttpAnswer {
   if (method === 'HEAD' || 'body' in decision) return inlineAnswer(method, decision, undefined);
   const { range } = decision;
-  if (range && range.start === 0 && range.end + 1 === size) {
-    return { statusCode: decision.statusCode, headers: decision.headers, body: base64, isBase64Encoded: true };
+  if (range && range.start === 0 && range.end + 1 === cached.size) {
+    // The same string on every answer: the local server keeps its decoded bytes (lib/body-bytes.ts).
+    return markStableBody(
+      { statusCode: decision.statusCode, headers: decision.headers, body: base64, isBase64Encoded: true },
+      cached,
+    );
   }
   return inlineAnswer(method, decision, Buffer.from(base64, 'base64'));
 }

@@ -1,9 +1,10 @@
 /**
  * A least-recently-used cache bounded in bytes. Used for exercise files, whose content behind a name never
- * changes (docs/protocol.md §4), so an entry never needs invalidating. Only values are cached, never absence.
+ * changes (docs/protocol.md §4), so an entry never needs invalidating, and by the local server for the decoded bytes
+ * of those files' answers (keyed by the cache entry itself). Only values are cached, never absence.
  */
-export class ByteLru<V extends { byteLength: number }> {
-  private readonly entries = new Map<string, V>();
+export class ByteLru<V extends { byteLength: number }, K = string> {
+  private readonly entries = new Map<K, V>();
   private used = 0;
 
   constructor(
@@ -21,7 +22,7 @@ export class ByteLru<V extends { byteLength: number }> {
     return this.entries.size;
   }
 
-  get(key: string): V | undefined {
+  get(key: K): V | undefined {
     const value = this.entries.get(key);
     if (value === undefined) return undefined;
     // Map keeps insertion order: re-inserting makes this the most recently used entry.
@@ -30,7 +31,7 @@ export class ByteLru<V extends { byteLength: number }> {
     return value;
   }
 
-  set(key: string, value: V): void {
+  set(key: K, value: V): void {
     if (value.byteLength > this.maxEntryBytes || value.byteLength > this.maxBytes) return;
     const previous = this.entries.get(key);
     if (previous !== undefined) {

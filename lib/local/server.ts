@@ -15,9 +15,11 @@ import {
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
+import { base64Length, type StableBody, setRequestBody, stableBodyOf } from '../body-bytes';
 import { dictionary } from '../dictionary';
 import type { LambdaHttpHandler } from '../handler';
 import { describeError, log } from '../log';
+import { ByteLru } from '../lru';
 import {
   API_GATEWAY_MAX_BODY_BYTES,
   LAMBDA_MAX_PAYLOAD_BYTES,
@@ -79,13 +81,14 @@ export function createLocalServer(options: LocalServerOptions): Server {
     // How often Node checks those timeouts (default 30 s, which would stretch a short one).
     connectionsCheckingInterval: Math.min(requestTimeout, 1_000),
   };
+  const decodedBodies = new ByteLru<Buffer, StableBody>(DECODED_BODIES_BYTES, DECODED_BODIES_BYTES);
   const server = createServer(serverOptions, (req, res) => {
     const store = options.store;
     if (store?.owns(pathOf(req.url ?? '/'))) {
       void store.handle(req, res);
       return;
     }
-    handle(options, req, res).catch((err: unknown) => {
+    handle(options, decodedBodies, req, res).catch((err: unknown) => {
       log('error', 'local server failure', describeError(err));
       if (!res.headersSent) answerItself(req, res, 500, 'local-server', 'The local server failed; see its log.');
       else res.destroy();
@@ -171,7 +174,12 @@ function logOwnAnswer(req: IncomingMessage, status: number, code: string): void 
   });
 }
 
-async function handle(options: LocalServerOptions, req: IncomingMessage, res: ServerResponse): Promise<void> {
+async function handle(
+  options: LocalServerOptions,
+  decodedBodies: ByteLru<Buffer, StableBody>,
+  req: IncomingMessage,
+  res: ServerResponse,
+): Promise<void> {
   const url = req.url ?? '/';
   const queryAt = url.indexOf('?');
   const rawPath = pathOf(url);
@@ -196,13 +204,20 @@ async function handle(options: LocalServerOptions, req: IncomingMessage, res: Se
     answerItself(req, res, 413, code, message, true);
     return;
   }
-  const event = toEvent(req, rawPath, queryAt < 0 ? '' : url.slice(queryAt + 1), body, match, options.stage ?? 'local');
-  const mayExceed = EVENT_BOUND_WITHOUT_BODY + (event.body?.length ?? 0) > LAMBDA_MAX_PAYLOAD_BYTES;
-  if (mayExceed && payloadBytes(event) > LAMBDA_MAX_PAYLOAD_BYTES) {
+  const event = toEvent(req, rawPath, queryAt < 0 ? '' : url.slice(queryAt + 1), match, options.stage ?? 'local');
+  // The event's size as Lambda counts it, with the body's base64 counted by its length, never encoded for it.
+  const bodyLength = base64Length(body.length);
+  const mayExceed = EVENT_BOUND_WITHOUT_BODY + bodyLength > LAMBDA_MAX_PAYLOAD_BYTES;
+  if (
+    mayExceed &&
+    payloadBytes({ ...event, body: '', isBase64Encoded: true }) + bodyLength > LAMBDA_MAX_PAYLOAD_BYTES
+  ) {
     const { code, message } = tooLarge(options, req);
     answerItself(req, res, 413, code, message);
     return;
   }
+  // The handler gets the bytes as read, and `body` is their base64 only if something reads it (lib/body-bytes.ts).
+  if (body.length > 0) setRequestBody(event, body);
   const handler = options.handlers[match.route.handler] as LambdaHttpHandler;
   let answer: APIGatewayProxyResult;
   try {
@@ -221,14 +236,14 @@ async function handle(options: LocalServerOptions, req: IncomingMessage, res: Se
     sendJson(res, 502, { message: 'Internal server error' });
     return;
   }
-  writeAnswer(req, res, answer);
+  writeAnswer(req, res, answer, decodedBodies);
 }
 
+/** The event of a request, with no body yet (`setRequestBody` gives it one). */
 function toEvent(
   req: IncomingMessage,
   path: string,
   query: string,
-  body: Buffer,
   match: NonNullable<ReturnType<typeof matchRoute>>,
   stage: string,
 ): APIGatewayProxyEvent {
@@ -260,8 +275,8 @@ function toEvent(
     multiValueQueryStringParameters: hasQuery ? multiValueQueryStringParameters : null,
     pathParameters: match.pathParameters,
     stageVariables: null,
-    body: body.length > 0 ? body.toString('base64') : null,
-    isBase64Encoded: body.length > 0,
+    body: null,
+    isBase64Encoded: false,
     requestContext: {
       accountId: '000000000000',
       apiId: 'local',
@@ -332,8 +347,21 @@ function lambdaContext(functionName: string): Context {
   };
 }
 
-function writeAnswer(req: IncomingMessage, res: ServerResponse, answer: APIGatewayProxyResult): void {
-  const body = answer.isBase64Encoded ? Buffer.from(answer.body, 'base64') : Buffer.from(answer.body ?? '', 'utf8');
+/**
+ * The decoded bytes of stable answer bodies (cached exercise files, lib/body-bytes.ts) kept by the local server:
+ * decoding 1 MiB of base64 into a fresh buffer for every answer, and collecting those buffers, was most of its CPU
+ * time on cache hits of large files (`npm run bench -- --profile --workload exercise-1m`). Bounded apart from the
+ * exercise cache, which holds the base64 (EXERCISE_CACHE_BYTES).
+ */
+const DECODED_BODIES_BYTES = 32 * 1024 * 1024;
+
+function writeAnswer(
+  req: IncomingMessage,
+  res: ServerResponse,
+  answer: APIGatewayProxyResult,
+  decodedBodies: ByteLru<Buffer, StableBody>,
+): void {
+  const body = answerBody(answer, decodedBodies);
   const headers = dictionary<string | string[]>();
   for (const [name, value] of Object.entries(answer.headers ?? {})) headers[name] = String(value);
   for (const [name, values] of Object.entries(answer.multiValueHeaders ?? {})) headers[name] = values.map(String);
@@ -346,6 +374,24 @@ function writeAnswer(req: IncomingMessage, res: ServerResponse, answer: APIGatew
   }
   res.writeHead(answer.statusCode, headers);
   res.end(bodiless ? undefined : body);
+}
+
+function answerBody(answer: APIGatewayProxyResult, decodedBodies: ByteLru<Buffer, StableBody>): Buffer {
+  if (!answer.isBase64Encoded) return Buffer.from(answer.body ?? '', 'utf8');
+  const stable = stableBodyOf(answer);
+  if (!stable) return Buffer.from(answer.body, 'base64');
+  let bytes = decodedBodies.get(stable);
+  if (!bytes) {
+    bytes = Buffer.from(answer.body, 'base64');
+    if (bytes.buffer.byteLength !== bytes.length) {
+      // A small one is a slice of Node's shared buffer pool, which a kept slice would hold on to whole.
+      const own = Buffer.allocUnsafeSlow(bytes.length);
+      bytes.copy(own);
+      bytes = own;
+    }
+    decodedBodies.set(stable, bytes);
+  }
+  return bytes;
 }
 
 function declaredLength(req: IncomingMessage): number {
