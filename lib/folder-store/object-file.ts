@@ -3,8 +3,13 @@
  * big-endian) and a fixed tag. Bytes and metadata are one file, so one `rename` makes both visible at once and no
  * reader ever pairs the metadata of one version with the bytes of another. The metadata comes last so that a
  * stream can be written in one pass, its size and ETag known only at its end.
+ *
+ * The readers here are synchronous and read from a file descriptor the caller opened: they read at most the
+ * trailer (a few KiB) or, in `readWholeFile`, a file the caller bounded (docs/embedded-store.md, "Cost per
+ * operation"). On page-cached files a synchronous pread(2) of that size takes microseconds, less than the promise
+ * and thread-pool round trip of an asynchronous one.
  */
-import type { FileHandle } from 'node:fs/promises';
+import { readSync } from 'node:fs';
 
 /** Ends every object file; a file without it is not one (a torn write cannot be renamed in, but the check is cheap). */
 const TAG = Buffer.from('RCXOBJ01', 'latin1');
@@ -30,34 +35,53 @@ export function trailer(meta: ObjectMeta): Buffer {
 
 export class CorruptObjectError extends Error {}
 
-/** The metadata of the object file open in `file` of `fileSize` bytes, and how many bytes of it are the object. */
-export async function readTrailer(file: FileHandle, fileSize: number): Promise<{ meta: ObjectMeta; size: number }> {
+/** The metadata of the object file open as `fd`, of `fileSize` bytes, and how many bytes of it are the object. */
+export function readTrailer(fd: number, fileSize: number): { meta: ObjectMeta; size: number } {
   if (fileSize < TRAILER_FIXED) throw new CorruptObjectError('too short to be an object file');
   const first = Math.min(fileSize, FIRST_READ);
-  let tail = Buffer.alloc(first);
-  await readFully(file, tail, fileSize - first);
-  if (!tail.subarray(first - TAG.length).equals(TAG)) throw new CorruptObjectError('no object tag');
-  const jsonLength = tail.readUInt32BE(first - TRAILER_FIXED);
-  const trailerLength = jsonLength + TRAILER_FIXED;
-  if (trailerLength > fileSize) throw new CorruptObjectError('metadata longer than the file');
+  let tail = Buffer.allocUnsafe(first);
+  readFully(fd, tail, fileSize - first);
+  const trailerLength = trailerLengthOf(tail, fileSize);
   if (trailerLength > first) {
-    tail = Buffer.alloc(trailerLength);
-    await readFully(file, tail, fileSize - trailerLength);
+    tail = Buffer.allocUnsafe(trailerLength);
+    readFully(fd, tail, fileSize - trailerLength);
   }
+  return { meta: metaOf(tail, trailerLength), size: fileSize - trailerLength };
+}
+
+/**
+ * The whole object file open as `fd`, of `fileSize` bytes, in one read: its metadata and the object's bytes (a view
+ * of the buffer read, nothing copied).
+ */
+export function readWholeFile(fd: number, fileSize: number): { meta: ObjectMeta; bytes: Buffer } {
+  if (fileSize < TRAILER_FIXED) throw new CorruptObjectError('too short to be an object file');
+  const whole = Buffer.allocUnsafe(fileSize);
+  readFully(fd, whole, 0);
+  const trailerLength = trailerLengthOf(whole, fileSize);
+  return { meta: metaOf(whole, trailerLength), bytes: whole.subarray(0, fileSize - trailerLength) };
+}
+
+/** `tail` ends where the file ends; the length of the trailer its last bytes declare. */
+function trailerLengthOf(tail: Buffer, fileSize: number): number {
+  if (!tail.subarray(tail.length - TAG.length).equals(TAG)) throw new CorruptObjectError('no object tag');
+  const trailerLength = tail.readUInt32BE(tail.length - TRAILER_FIXED) + TRAILER_FIXED;
+  if (trailerLength > fileSize) throw new CorruptObjectError('metadata longer than the file');
+  return trailerLength;
+}
+
+function metaOf(tail: Buffer, trailerLength: number): ObjectMeta {
   const json = tail.subarray(tail.length - trailerLength, tail.length - TRAILER_FIXED);
-  let meta: ObjectMeta;
   try {
-    meta = JSON.parse(json.toString('utf8')) as ObjectMeta;
+    return JSON.parse(json.toString('utf8')) as ObjectMeta;
   } catch {
     throw new CorruptObjectError('unreadable metadata');
   }
-  return { meta, size: fileSize - trailerLength };
 }
 
-async function readFully(file: FileHandle, into: Buffer, position: number): Promise<void> {
+function readFully(fd: number, into: Buffer, position: number): void {
   let done = 0;
   while (done < into.length) {
-    const { bytesRead } = await file.read(into, done, into.length - done, position + done);
+    const bytesRead = readSync(fd, into, done, into.length - done, position + done);
     if (bytesRead === 0) throw new CorruptObjectError('file ended early');
     done += bytesRead;
   }

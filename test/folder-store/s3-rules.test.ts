@@ -4,9 +4,7 @@
  * disk-full answers that leave the process up. Each refusal is checked to have stored nothing.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { open, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { fillTheDisk } from '../support/full-disk';
 import { type RawAnswer, send } from '../support/http';
 import { startTestStack, type TestStack } from '../support/stack';
 import { askUpload, putToPresignedUrl, type UploadGrant } from '../support/uploads';
@@ -20,7 +18,6 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   await stack?.close();
-  await rm(join(tmpdir(), `probe-${process.pid}`), { force: true });
 });
 
 let counter = 0;
@@ -265,18 +262,13 @@ describe('no valid input stops the process', () => {
     const name = `${freshName('full')}.zip`;
     expect((await send(stack.url, 'PUT', `/results/${name}`, { body: Buffer.from('previous') })).status).toBe(200);
     // The file system's ENOSPC, injected where write(2) returns it (a real full disk needs privileges here).
-    const probe = await open(join(tmpdir(), `probe-${process.pid}`), 'w');
-    const prototype = Object.getPrototypeOf(probe) as { write: (...args: unknown[]) => Promise<unknown> };
-    await probe.close();
-    const spy = jest
-      .spyOn(prototype, 'write')
-      .mockRejectedValueOnce(Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' }));
+    const restore = await fillTheDisk('once');
     try {
       const answer = await send(stack.url, 'PUT', `/results/${name}`, { body: randomBytes(1000) });
       expect(answer.status).toBe(507);
       expect(answer.json<{ error: { code: string } }>().error.code).toBe('storage-full');
     } finally {
-      spy.mockRestore();
+      restore();
     }
     expect((await stack.storedBytes(`results/${name}`)).toString()).toBe('previous');
     expect((await send(stack.url, 'GET', '/')).status).toBe(200);

@@ -4,13 +4,14 @@
  * a full disk, readers racing writers, and reopening a folder after a process died.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdtemp, open, readdir, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { InsufficientStorageError } from '../../lib/errors';
-import { FolderStore } from '../../lib/folder-store/folder-store';
+import { FolderStore, SYNC_WRITE_MAX_FILE_BYTES } from '../../lib/folder-store/folder-store';
 import { ChecksumMismatchError, PreconditionFailed } from '../../lib/object-store';
+import { fillTheDisk } from '../support/full-disk';
 import { thrown } from '../support/thrown';
 
 let root: string;
@@ -191,26 +192,21 @@ describe('a stream that fails midway', () => {
 describe('a full disk', () => {
   it('answers 507 storage-full, stores nothing, keeps the previous version and the store usable', async () => {
     await store.putObject('full/x', Buffer.from('kept'));
-    // A real full disk cannot be made here without privileges; the file system's own error is injected into the
-    // write of the temporary file (FileHandle.write), as ENOSPC comes from write(2).
-    const probe = await open(join(root, 'probe'), 'w');
-    const prototype = Object.getPrototypeOf(probe) as { write: (...args: unknown[]) => Promise<unknown> };
-    await probe.close();
-    const spy = jest
-      .spyOn(prototype, 'write')
-      .mockRejectedValue(
-        Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC', errno: -28 }),
-      );
+    // A real full disk cannot be made here without privileges: ENOSPC is injected where write(2) returns it.
+    const restore = await fillTheDisk('until-restored');
     try {
       const err = await thrown(store.putObject('full/x', randomBytes(100_000)));
       expect(err).toBeInstanceOf(InsufficientStorageError);
       expect(err).toMatchObject({ statusCode: 507, code: 'storage-full' });
+      // Larger than a small write: the other way of writing (docs/embedded-store.md, "Cost per operation").
+      const large = await thrown(store.putObject('full/x', randomBytes(SYNC_WRITE_MAX_FILE_BYTES + 1)));
+      expect(large).toBeInstanceOf(InsufficientStorageError);
       const streamed = await thrown(
         store.uploadStream('full/y', Readable.from([randomBytes(10)]), { contentType: 'x' }),
       );
       expect(streamed).toBeInstanceOf(InsufficientStorageError);
     } finally {
-      spy.mockRestore();
+      restore();
     }
     expect((await read('full/x'))?.toString()).toBe('kept');
     expect(await store.headObject('full/y')).toBeUndefined();
