@@ -7,8 +7,7 @@
  * (docs/archives.md, "Determinism"; test/unit/archive-bytes.test.ts pins them).
  */
 import { Readable, Transform } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
-import { ZipArchive } from 'archiver';
+import { ZipArchive, type ZipEntryData } from 'archiver';
 import type { ArchiveLayout } from './config';
 import { archiveKey, submissionFileKey } from './keys';
 import { type Manifest, type ManifestFile, manifestDigest } from './manifest';
@@ -67,6 +66,20 @@ export function archiverEntryName(name: string): string {
   return /^\w+:/.test(name) ? `_:_:_:${name}` : name;
 }
 
+function zipWriter(): ZipArchive {
+  return new ZipArchive({ zlib: { level: DEFLATE_LEVEL } });
+}
+
+/** What archiver is told about the entry of `file`: the same in every build, whichever path builds it. */
+function entryData(manifest: Manifest, file: ManifestFile, layout: ArchiveLayout): ZipEntryData {
+  return {
+    name: archiverEntryName(entryName(manifest.id, file.path, layout)),
+    date: ENTRY_DATE,
+    mode: ENTRY_MODE,
+    store: !shouldDeflate(file.path),
+  };
+}
+
 /**
  * Passes a file's bytes on and fails at its end if there were more or fewer than its manifest lists, so that a
  * truncated read or a file replaced behind the manifest fails the build instead of producing a wrong archive.
@@ -101,7 +114,7 @@ export function zipStream(
   layout: ArchiveLayout,
   open: (file: ManifestFile) => Promise<Readable>,
 ): Readable {
-  const zip = new ZipArchive({ zlib: { level: DEFLATE_LEVEL } });
+  const zip = zipWriter();
   const output = new BlockJoiner();
   const files = manifest.files;
   const opened = new Map<number, Promise<Readable>>();
@@ -156,15 +169,13 @@ export function zipStream(
       }
       current = source;
       const checked = exactly(file.size, file.path);
-      // A source that fails mid-read must fail the archive, not leave the writer waiting.
-      pipeline(source, checked).catch(fail);
+      // A source that fails mid-read must fail the archive, not leave the writer waiting. (Two listeners and a
+      // pipe, not stream.pipeline: that makes an AbortController per file and, when done, a DOMException.)
+      source.once('error', fail);
+      checked.once('error', fail);
+      source.pipe(checked);
       zip.once('entry', () => append(index + 1));
-      zip.append(checked, {
-        name: archiverEntryName(entryName(manifest.id, file.path, layout)),
-        date: ENTRY_DATE,
-        mode: ENTRY_MODE,
-        store: !shouldDeflate(file.path),
-      });
+      zip.append(checked, entryData(manifest, file, layout));
     }, fail);
   };
   append(0);
@@ -201,17 +212,58 @@ export async function buildArchiveFromMemory(
   layout: ArchiveLayout,
   contents: ReadonlyMap<string, Buffer>,
 ): Promise<void> {
-  const stream = zipStream(manifest, layout, async (file) => {
-    const data = contents.get(file.path);
-    if (!data) throw new Error(`The file ${file.path} of submission ${manifest.id} is not in memory.`);
-    return Readable.from([data]);
-  });
-  const chunks: Buffer[] = [];
-  for await (const chunk of stream) chunks.push(chunk as Buffer);
-  await putObject(archiveKey(manifest.id), Buffer.concat(chunks), {
+  await putObject(archiveKey(manifest.id), await zipFromMemory(manifest, layout, contents), {
     contentType: 'application/zip',
     metadata: archiveMetadata(manifest, layout),
   });
+}
+
+/**
+ * The zip `zipStream` writes for `manifest`, byte for byte, from files held in memory, with less machinery: every
+ * entry is handed to archiver at once (they are all in memory already), a deflated one as its Buffer, which archiver
+ * deflates in one write, where a stream source passes the source, the size check and archiver's own PassThrough
+ * first. A stored or empty entry is still handed over as a stream: for a Buffer archiver writes the CRC and sizes in
+ * the local header, for a stream in a data descriptor after the data, and only the stream form is what a build from
+ * S3 writes (docs/archives.md, "Determinism"). A deflated entry's bytes do not depend on the form (test/unit/
+ * archive-from-memory.test.ts). The output is collected as it comes: the archive is small
+ * (`ARCHIVE_IN_POST_MAX_BYTES`) and wanted whole, for one PUT.
+ */
+export async function zipFromMemory(
+  manifest: Manifest,
+  layout: ArchiveLayout,
+  contents: ReadonlyMap<string, Buffer>,
+): Promise<Buffer> {
+  const sources = manifest.files.map((file) => {
+    const data = contents.get(file.path);
+    if (!data) throw new Error(`The file ${file.path} of submission ${manifest.id} is not in memory.`);
+    if (data.length !== file.size) {
+      throw new Error(`The file ${file.path} has ${data.length} bytes, its manifest lists ${file.size}.`);
+    }
+    return data;
+  });
+  const zip = zipWriter();
+  const chunks: Buffer[] = [];
+  const zipped = new Promise<Buffer>((resolve, reject) => {
+    zip.on('data', (chunk: Buffer) => chunks.push(chunk));
+    zip.on('end', () => resolve(Buffer.concat(chunks)));
+    zip.on('error', reject);
+    zip.on('warning', reject); // archiver warns only about file-system entries, which are never added here
+  });
+  manifest.files.forEach((file, i) => {
+    const data = sources[i] as Buffer;
+    const entry = entryData(manifest, file, layout);
+    zip.append(entry.store || data.length === 0 ? streamOf(data) : data, entry);
+  });
+  zip.finalize().catch(() => undefined); // its errors also reach the 'error' listener above
+  return await zipped;
+}
+
+/** A stream of `data` in one chunk (an empty stream for no bytes). */
+function streamOf(data: Buffer): Readable {
+  const stream = new Readable({ read() {} });
+  if (data.length > 0) stream.push(data);
+  stream.push(null);
+  return stream;
 }
 
 function archiveMetadata(manifest: Manifest, layout: ArchiveLayout): Record<string, string> {
