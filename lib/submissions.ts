@@ -67,10 +67,10 @@ export async function storeSubmission(
   // it since the manifest was read, this file goes to a revision key too (S3 enforces `If-None-Match`; s3rver does
   // not, README "Limits").
   const listed = new Set(previous?.manifest.files.map((file) => file.path));
-  const revision = newRevision();
+  // One revision for the whole request, drawn only if a file needs it (a new submission has none).
+  let revision: string | undefined;
   const stored = await mapWithLimit(parts, WRITE_CONCURRENCY, async (part): Promise<ManifestFile> => {
     const file = { path: part.field, size: part.data.length };
-    const revisionKey = revisionFileKey(id, revision, part.field);
     if (!listed.has(part.field)) {
       try {
         const { etag } = await putObject(submissionFileKey(id, part.field), part.data, { createOnly: true });
@@ -79,6 +79,8 @@ export async function storeSubmission(
         if (!(err instanceof PreconditionFailed)) throw err;
       }
     }
+    revision ??= newRevision();
+    const revisionKey = revisionFileKey(id, revision, part.field);
     const { etag } = await putObject(revisionKey, part.data);
     return { ...file, etag, key: revisionKey };
   });
