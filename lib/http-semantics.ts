@@ -65,31 +65,35 @@ export function decideDownload(
 ): DownloadDecision {
   const precondition = checkPreconditions(method, header, object, policy);
   if (precondition) return precondition;
-  const whole = (): DownloadDecision => ({
-    statusCode: 200,
-    headers: contentHeaders(object, policy, object.size),
-    range: object.size > 0 ? { start: 0, end: object.size - 1 } : undefined,
-  });
   // RFC 9110 §14.2: a server MUST ignore Range for methods without range handling (all but GET; HEAD as GET, above).
   const range = method === 'GET' || method === 'HEAD' ? header('range') : undefined;
-  if (range === undefined) return whole();
+  if (range === undefined) return whole(object, policy);
   // RFC 9110 §13.1.5: a false If-Range means the client's copy is stale, so it gets the whole object.
   const ifRange = header('if-range');
-  if (ifRange !== undefined && !ifRangeHolds(ifRange, object)) return whole();
+  if (ifRange !== undefined && !ifRangeHolds(ifRange, object)) return whole(object, policy);
   const parsed = parseByteRanges(range, object.size);
   // RFC 9110 §14.2: a server MAY ignore a Range it cannot parse. Several ranges would need multipart/byteranges
   // (§14.6), which no client of this service asks for; the whole object is a valid answer to them too (§14.2).
-  if (parsed === 'invalid' || parsed === 'several') return whole();
+  if (parsed === 'invalid' || parsed === 'several') return whole(object, policy);
   if (parsed === 'unsatisfiable') {
     // An empty object has no satisfiable range; clients that add a Range to every request (as Go's ServeContent
     // notes) get the empty 200 rather than an error.
-    if (object.size === 0) return whole();
+    if (object.size === 0) return whole(object, policy);
     return rangeNotSatisfiable(object.size);
   }
   const headers = contentHeaders(object, policy, parsed.end - parsed.start + 1);
   // RFC 9110 §14.4 and §15.3.7.1: a single-part 206 carries Content-Range with the complete length.
   headers['Content-Range'] = `bytes ${parsed.start}-${parsed.end}/${object.size}`;
   return { statusCode: 206, headers, range: parsed };
+}
+
+/** The 200 that carries all of `object`. */
+function whole(object: Representation, policy: DownloadPolicy): DownloadDecision {
+  return {
+    statusCode: 200,
+    headers: contentHeaders(object, policy, object.size),
+    range: object.size > 0 ? { start: 0, end: object.size - 1 } : undefined,
+  };
 }
 
 /**
@@ -131,25 +135,30 @@ export function checkPreconditions(
 
 /** The headers of a 200 or 206 that carries `length` bytes of `object`. */
 function contentHeaders(object: Representation, policy: DownloadPolicy, length: number): Record<string, string> {
-  return {
-    'Content-Type': object.contentType,
-    'Content-Length': String(length),
-    ...validatorHeaders(object, policy),
-    // RFC 9110 §14.3: tells clients that a broken download can resume with Range.
-    'Accept-Ranges': 'bytes',
-    ...(policy.attachmentFilename ? { 'Content-Disposition': contentDisposition(policy.attachmentFilename) } : {}),
-    'X-Content-Type-Options': 'nosniff',
-  };
+  const headers: Record<string, string> = { 'Content-Type': object.contentType, 'Content-Length': String(length) };
+  addValidators(headers, object, policy);
+  // RFC 9110 §14.3: tells clients that a broken download can resume with Range.
+  headers['Accept-Ranges'] = 'bytes';
+  if (policy.attachmentFilename) headers['Content-Disposition'] = contentDisposition(policy.attachmentFilename);
+  headers['X-Content-Type-Options'] = 'nosniff';
+  return headers;
 }
 
-/** ETag, Last-Modified and Cache-Control: what 200, 206 and 304 share. */
-function validatorHeaders(object: Representation, policy: DownloadPolicy): Record<string, string> {
-  return {
-    ...(object.etag ? { ETag: object.etag } : {}),
-    // RFC 9110 §8.8.2: an HTTP-date, IMF-fixdate being the form to send (§5.6.7).
-    ...(object.lastModified ? { 'Last-Modified': object.lastModified.toUTCString() } : {}),
-    ...(policy.cacheControl ? { 'Cache-Control': policy.cacheControl } : {}),
-  };
+/** ETag, Last-Modified and Cache-Control, what 200, 206 and 304 share, added to `headers`. */
+function addValidators(headers: Record<string, string>, object: Representation, policy: DownloadPolicy): void {
+  if (object.etag) headers.ETag = object.etag;
+  if (object.lastModified) headers['Last-Modified'] = httpDate(object.lastModified);
+  if (policy.cacheControl) headers['Cache-Control'] = policy.cacheControl;
+}
+
+/** The last date formatted, and its text: answers about one object ask for the same date over and over. */
+let lastFormatted = { time: Number.NaN, text: '' };
+
+/** RFC 9110 §8.8.2: Last-Modified is an HTTP-date, IMF-fixdate being the form to send (§5.6.7). */
+function httpDate(date: Date): string {
+  const time = date.getTime();
+  if (time !== lastFormatted.time) lastFormatted = { time, text: date.toUTCString() };
+  return lastFormatted.text;
 }
 
 /**
@@ -158,7 +167,9 @@ function validatorHeaders(object: Representation, policy: DownloadPolicy): Recor
  * caches that validate by date.
  */
 function notModified(object: Representation, policy: DownloadPolicy): DownloadDecision {
-  return { statusCode: 304, headers: validatorHeaders(object, policy), body: '' };
+  const headers: Record<string, string> = {};
+  addValidators(headers, object, policy);
+  return { statusCode: 304, headers, body: '' };
 }
 
 /** RFC 9110 §15.5.13, with the JSON error body of docs/protocol.md §5. */

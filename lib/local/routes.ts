@@ -15,6 +15,8 @@ export interface Route {
   /** `functions/<file>.<export>`. */
   handler: string;
   segments: Segment[];
+  /** How specific the route is, segment by segment: literal 2, `{param}` 1, `{param+}` 0 (see `matchRoute`). */
+  rank: number[];
 }
 
 type Segment = { kind: 'literal'; value: string } | { kind: 'param'; name: string } | { kind: 'greedy'; name: string };
@@ -52,11 +54,13 @@ export function loadRoutes(serverlessYmlPath: string): Route[] {
  */
 export function routeOf(path: string, method: string, handler: string): Route {
   const trimmed = path.replace(/^\/+|\/+$/g, '');
+  const segments = trimmed === '' ? [] : trimmed.split('/').map(parseSegment);
   return {
     resource: `/${trimmed}`,
     method: method.toUpperCase(),
     handler,
-    segments: trimmed === '' ? [] : trimmed.split('/').map(parseSegment),
+    segments,
+    rank: segments.map((s) => (s.kind === 'literal' ? 2 : s.kind === 'param' ? 1 : 0)),
   };
 }
 
@@ -77,33 +81,38 @@ export function matchRoute(routes: readonly Route[], rawPath: string): RouteMatc
     const params = matchSegments(route.segments, parts);
     if (!params) continue;
     // More specific first: literal segments outrank parameters, which outrank greedy ones.
-    const score = route.segments.map((s) => (s.kind === 'literal' ? 2 : s.kind === 'param' ? 1 : 0));
-    if (!best || compareScores(score, best.score) > 0) {
-      best = { match: { route, pathParameters: Object.keys(params).length ? params : null }, score };
+    if (!best || compareScores(route.rank, best.score) > 0) {
+      best = { match: { route, pathParameters: Object.keys(params).length ? params : null }, score: route.rank };
     }
   }
   return best?.match;
 }
 
 function matchSegments(pattern: readonly Segment[], parts: readonly string[]): Record<string, string> | undefined {
-  const params = dictionary<string>();
+  // Most routes fail on their first segment: the parameters' dictionary is made for those that do not.
+  let params: Record<string, string> | undefined;
   for (let i = 0; i < pattern.length; i++) {
     const segment = pattern[i] as Segment;
     if (segment.kind === 'greedy') {
       const rest = parts.slice(i);
       if (rest.length === 0 || rest.join('/') === '') return undefined;
+      params ??= dictionary<string>();
       params[segment.name] = rest.map(decode).join('/');
       return params;
     }
     const part = parts[i];
     if (part === undefined || part === '') return undefined;
     if (segment.kind === 'literal' && segment.value !== part) return undefined;
-    if (segment.kind === 'param') params[segment.name] = decode(part);
+    if (segment.kind === 'param') {
+      params ??= dictionary<string>();
+      params[segment.name] = decode(part);
+    }
   }
-  return pattern.length === parts.length ? params : undefined;
+  return pattern.length === parts.length ? (params ?? dictionary<string>()) : undefined;
 }
 
 function decode(segment: string): string {
+  if (!segment.includes('%')) return segment;
   try {
     return decodeURIComponent(segment);
   } catch {

@@ -255,13 +255,17 @@ function toEvent(
     const name = req.rawHeaders[i] as string;
     const value = req.rawHeaders[i + 1] as string;
     headers[name] = value;
-    multiValueHeaders[name] = [...(multiValueHeaders[name] ?? []), value];
+    const values = multiValueHeaders[name];
+    if (values) values.push(value);
+    else multiValueHeaders[name] = [value];
   }
   const queryStringParameters = dictionary<string>();
   const multiValueQueryStringParameters = dictionary<string[]>();
   for (const [name, value] of new URLSearchParams(query)) {
     queryStringParameters[name] = value;
-    multiValueQueryStringParameters[name] = [...(multiValueQueryStringParameters[name] ?? []), value];
+    const values = multiValueQueryStringParameters[name];
+    if (values) values.push(value);
+    else multiValueQueryStringParameters[name] = [value];
   }
   const hasQuery = Object.keys(queryStringParameters).length > 0;
   const requestId = randomUUID();
@@ -330,6 +334,14 @@ export function payloadBytes(payload: { body?: string | null; isBase64Encoded?: 
   return Buffer.byteLength(JSON.stringify({ ...payload, body: '' })) + body.length;
 }
 
+/** The Context's functions, shared by every invocation (Lambda's own would say how much time is left). */
+const CONTEXT_FUNCTIONS = {
+  getRemainingTimeInMillis: (): number => 29_000,
+  done: (): undefined => undefined,
+  fail: (): undefined => undefined,
+  succeed: (): undefined => undefined,
+};
+
 function lambdaContext(functionName: string): Context {
   return {
     awsRequestId: randomUUID(),
@@ -340,10 +352,7 @@ function lambdaContext(functionName: string): Context {
     logGroupName: `/aws/lambda/${functionName}`,
     logStreamName: 'local',
     callbackWaitsForEmptyEventLoop: false,
-    getRemainingTimeInMillis: () => 29_000,
-    done: () => undefined,
-    fail: () => undefined,
-    succeed: () => undefined,
+    ...CONTEXT_FUNCTIONS,
   };
 }
 
@@ -361,19 +370,25 @@ function writeAnswer(
   answer: APIGatewayProxyResult,
   decodedBodies: ByteLru<Buffer, StableBody>,
 ): void {
-  const body = answerBody(answer, decodedBodies);
-  const headers = dictionary<string | string[]>();
-  for (const [name, value] of Object.entries(answer.headers ?? {})) headers[name] = String(value);
-  for (const [name, values] of Object.entries(answer.multiValueHeaders ?? {})) headers[name] = values.map(String);
   // HEAD keeps the handler's Content-Length (GET's length). A 304 has no content, and a Content-Length on it must
   // be the 200's or absent (RFC 9110 §8.6, §15.4.5), so it keeps the handler's headers, which carry none.
-  const bodiless = req.method === 'HEAD' || answer.statusCode === 304;
-  if (!bodiless) {
-    for (const name of Object.keys(headers)) if (name.toLowerCase() === 'content-length') delete headers[name];
-    headers['Content-Length'] = String(body.length);
+  const body = req.method === 'HEAD' || answer.statusCode === 304 ? undefined : answerBody(answer, decodedBodies);
+  const headers = dictionary<string | string[]>();
+  const single = answer.headers ?? {};
+  for (const name of Object.keys(single)) {
+    if (!body || !isContentLength(name)) headers[name] = String(single[name]);
   }
+  const multi = answer.multiValueHeaders ?? {};
+  for (const name of Object.keys(multi)) {
+    if (!body || !isContentLength(name)) headers[name] = (multi[name] as (string | number | boolean)[]).map(String);
+  }
+  if (body) headers['Content-Length'] = String(body.length);
   res.writeHead(answer.statusCode, headers);
-  res.end(bodiless ? undefined : body);
+  res.end(body);
+}
+
+function isContentLength(name: string): boolean {
+  return name.length === 14 && name.toLowerCase() === 'content-length';
 }
 
 function answerBody(answer: APIGatewayProxyResult, decodedBodies: ByteLru<Buffer, StableBody>): Buffer {

@@ -64,6 +64,12 @@ describe('checkBasicAuth', () => {
     expectUnauthorized(() => checkBasicAuth(basic('re:co:de'), expected));
   });
 
+  it('accepts no header at all for a configured username with a colon, which Basic cannot carry (RFC 7617 §2)', () => {
+    const expected = { username: 're:co', password: 'dex' };
+    expectUnauthorized(() => checkBasicAuth(basic('re:co:dex'), expected));
+    expectUnauthorized(() => checkBasicAuth(basic('re:co:dex', 'basic'), expected));
+  });
+
   it('compares non-ASCII UTF-8 passwords exactly', () => {
     const expected = { username: 'učitel', password: 'heslo-žluťoučký-🐎' };
     expect(() => checkBasicAuth(basic('učitel:heslo-žluťoučký-🐎'), expected)).not.toThrow();
