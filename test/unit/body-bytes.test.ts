@@ -63,9 +63,10 @@ describe('stableBodyOf', () => {
     expect(JSON.stringify(marked)).toBe(JSON.stringify(answer(source.base64 as string)));
   });
 
-  it('names none for an answer whose body is not the source string any more, or that was copied', () => {
+  it('names none for an answer, or a copy of it, whose body is not the source string any more', () => {
     const marked = markStableBody(answer(source.base64 as string), source);
-    expect(stableBodyOf({ ...marked })).toBeUndefined();
+    expect(stableBodyOf({ ...marked, body: randomBytes(300).toString('base64') })).toBeUndefined();
+    expect(stableBodyOf({ ...marked, body: '' })).toBeUndefined();
     marked.body = randomBytes(300).toString('base64');
     expect(stableBodyOf(marked)).toBeUndefined();
     expect(stableBodyOf(markStableBody({ ...answer(source.base64 as string), isBase64Encoded: false }, source))).toBe(
