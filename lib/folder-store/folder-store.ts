@@ -10,13 +10,14 @@
  * - Small objects are read and written with a few synchronous system calls, large ones and streams asynchronously
  *   (docs/embedded-store.md, "Cost per operation"): the guarantees above are the same on both paths.
  * - Create-only and `If-Match` writes check the stored version and rename while holding the key (lib/folder-store/
- *   key-lock.ts); a lock file keeps a second process off the folder.
+ *   key-lock.ts); a lock file keeps a second owner off the folder (lib/folder-store/folder.ts), whose workers' key
+ *   locks exclude each other across processes.
  * - Every object-created write is announced (`created`), as S3 notifications announce it to the archiver.
  * - Presigned URLs are SigV4, made and checked with the AWS SDK's own signer with this store's credentials
  *   (lib/folder-store/presigned.ts); the local server answers them (lib/local/store-endpoint.ts).
  * - The folder is mode 0700, its files 0600; nothing else serves it.
  */
-import { createHash, randomBytes, randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import {
   closeSync,
@@ -32,7 +33,7 @@ import {
   writeSync,
   writevSync,
 } from 'node:fs';
-import { chmod, type FileHandle, mkdir, open, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { type FileHandle, open, readdir, rename, rm } from 'node:fs/promises';
 import { dirname, join, relative, resolve, sep } from 'node:path';
 import { Readable } from 'node:stream';
 import { S3Client } from '@aws-sdk/client-s3';
@@ -53,8 +54,9 @@ import {
 } from '../object-store';
 import { presignGetWith, presignPutWith } from '../s3-store';
 import { readSmall, TooLargeToReadError } from '../streams';
+import { joinFolder, KEY_LOCKS, releaseFolder, type StoreCredentials, takeFolder } from './folder';
 import { errnoOf, translateFsError } from './fs-errors';
-import { KeyLocks } from './key-lock';
+import { FileKeyLocks, KeyLocks } from './key-lock';
 import { isFolderName, keyOfPath, objectPath } from './key-path';
 import { CorruptObjectError, type ObjectMeta, readTrailer, readWholeFile, trailer } from './object-file';
 
@@ -65,6 +67,8 @@ export interface FolderStoreOptions {
   /** Flush every write (file and folder) to the disk before it is acknowledged: survives a power loss, costs time. */
   fsync?: boolean;
   region?: string;
+  /** Join the folder as a worker of this process (its pid), which holds it, instead of taking it. */
+  workerOf?: number;
 }
 
 export interface ObjectCreated {
@@ -75,10 +79,7 @@ export interface ObjectCreated {
   eventName: 'ObjectCreated:Put' | 'ObjectCreated:CompleteMultipartUpload';
 }
 
-export interface StoreCredentials {
-  accessKeyId: string;
-  secretAccessKey: string;
-}
+export type { StoreCredentials } from './folder';
 
 /** An object opened for reading: its metadata, and streams of any range of the version that was opened. */
 export interface OpenObject {
@@ -102,11 +103,6 @@ export class IncompleteBodyError extends BadRequestError {
   }
 }
 
-const MARKER = 'folder-store.json';
-const FORMAT = { format: 'recodex-fileserver folder store', version: 1 };
-const LOCK = 'lock';
-const CREDENTIALS = 'credentials.json';
-const ACCESS_KEY_ID = 'LOCALFOLDERSTORE';
 const DEFAULT_CONTENT_TYPE = 'application/octet-stream';
 
 /**
@@ -130,7 +126,6 @@ export const SYNC_WRITE_MAX_FILE_BYTES = 64 * 1024;
 export class FolderStore extends EventEmitter implements ObjectStore {
   private readonly objects: string;
   private readonly tmp: string;
-  private readonly locks = new KeyLocks();
   private presigner: S3Client | undefined;
   private closed = false;
 
@@ -140,6 +135,7 @@ export class FolderStore extends EventEmitter implements ObjectStore {
     readonly credentials: StoreCredentials,
     private readonly fsync: boolean,
     readonly region: string,
+    private readonly locks: KeyLocks | FileKeyLocks,
   ) {
     super();
     this.objects = join(directory, 'objects');
@@ -147,41 +143,25 @@ export class FolderStore extends EventEmitter implements ObjectStore {
   }
 
   /**
-   * Opens (or creates) the store in `options.directory`: an empty or missing folder becomes a store; a folder that
-   * holds anything else is refused rather than mixed with. Temporary files of writes that a crash cut short are
-   * removed; every object renamed into place before the crash is there.
+   * Opens (or creates) the store in `options.directory` and takes the folder (lib/folder-store/folder.ts): an empty
+   * or missing folder becomes a store; a folder that holds anything else is refused rather than mixed with.
+   * Temporary files of writes that a crash cut short are removed; every object renamed into place before the crash
+   * is there. With `workerOf`, the folder is not taken but joined: the process `workerOf` holds it, and this store
+   * is one of its workers' (lib/local/cluster.ts), whose writes exclude each other per key across processes.
    */
   static async open(options: FolderStoreOptions): Promise<FolderStore> {
     const root = resolve(options.directory);
-    await mkdir(root, { recursive: true, mode: 0o700 });
-    await chmod(root, 0o700);
-    const entries = await readdir(root);
-    if (!entries.includes(MARKER)) {
-      if (entries.length > 0) {
-        throw new Error(
-          `${root} is not empty and is not a folder store (no ${MARKER}); choose an empty or new folder. ` +
-            'Folders of the earlier embedded S3 server (s3rver) are not read.',
-        );
-      }
-      await writeFile(join(root, MARKER), `${JSON.stringify(FORMAT)}\n`, { mode: 0o600, flag: 'wx' });
-    } else {
-      const marker = JSON.parse(await readFile(join(root, MARKER), 'utf8')) as typeof FORMAT;
-      if (marker.format !== FORMAT.format || marker.version !== FORMAT.version) {
-        throw new Error(`${root} holds a folder store of another format (${JSON.stringify(marker)}).`);
-      }
-    }
-    await takeLock(join(root, LOCK));
-    try {
-      const credentials = await loadCredentials(join(root, CREDENTIALS));
-      await rm(join(root, 'tmp'), { recursive: true, force: true });
-      await mkdir(join(root, 'tmp'), { mode: 0o700 });
-      await mkdir(join(root, 'objects'), { recursive: true, mode: 0o700 });
-      await refuseCaseInsensitive(join(root, 'tmp'));
-      return new FolderStore(root, options.bucket, credentials, options.fsync ?? false, options.region ?? 'us-east-1');
-    } catch (err) {
-      await rm(join(root, LOCK), { force: true });
-      throw err;
-    }
+    const shared = options.workerOf !== undefined;
+    const credentials = shared ? await joinFolder(root, options.workerOf as number) : await takeFolder(root);
+    const locks = shared ? new FileKeyLocks(join(root, KEY_LOCKS)) : new KeyLocks();
+    return new FolderStore(
+      root,
+      options.bucket,
+      credentials,
+      options.fsync ?? false,
+      options.region ?? 'us-east-1',
+      locks,
+    );
   }
 
   /** Where presigned URLs point: the local server that answers them (lib/local/store-endpoint.ts). */
@@ -460,12 +440,13 @@ export class FolderStore extends EventEmitter implements ObjectStore {
     });
   }
 
-  /** Releases the folder (its lock); objects stay. */
+  /** Releases the folder (its lock; a worker's store leaves that to the owner); objects stay. */
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
     this.presigner?.destroy();
-    await rm(join(this.directory, LOCK), { force: true });
+    if (this.locks instanceof FileKeyLocks) this.locks.close();
+    else await releaseFolder(this.directory);
   }
 
   private async recordedKey(path: string): Promise<string | undefined> {
@@ -706,64 +687,5 @@ async function syncFolders(folder: string, firstCreated: string | undefined): Pr
     } finally {
       await handle.close();
     }
-  }
-}
-
-/**
- * One process per folder: create-only writes are atomic only among the writers of one process. A lock left by a
- * process that no longer runs (killed) is taken over.
- */
-async function takeLock(path: string): Promise<void> {
-  for (let attempt = 0; attempt < 2; attempt++) {
-    try {
-      await writeFile(path, String(process.pid), { flag: 'wx', mode: 0o600 });
-      return;
-    } catch (err) {
-      if (errnoOf(err) !== 'EEXIST') throw err;
-    }
-    const holder = Number((await readFile(path, 'utf8').catch(() => '')).trim());
-    if (Number.isInteger(holder) && holder > 0 && isRunning(holder)) {
-      throw new Error(`The storage folder ${dirname(path)} is in use by process ${holder}; stop it or choose another.`);
-    }
-    await rm(path, { force: true });
-  }
-  throw new Error(`Could not take the lock ${path}.`);
-}
-
-function isRunning(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return errnoOf(err) === 'EPERM';
-  }
-}
-
-/** The store's own access key, made on first use and kept (0600), so URLs handed out survive a restart. */
-async function loadCredentials(path: string): Promise<StoreCredentials> {
-  try {
-    return JSON.parse(await readFile(path, 'utf8')) as StoreCredentials;
-  } catch (err) {
-    if (errnoOf(err) !== 'ENOENT') throw err;
-  }
-  const credentials = { accessKeyId: ACCESS_KEY_ID, secretAccessKey: randomBytes(30).toString('base64') };
-  await writeFile(path, `${JSON.stringify(credentials)}\n`, { flag: 'wx', mode: 0o600 });
-  return credentials;
-}
-
-/** S3 keys are case-sensitive; on a case-insensitive folder `A` and `a` would be one object. */
-async function refuseCaseInsensitive(tmp: string): Promise<void> {
-  const probe = join(tmp, `CaseProbe-${randomUUID()}`);
-  await writeFile(probe, '', { mode: 0o600 });
-  try {
-    const lower = await open(probe.toLowerCase(), 'r').catch(() => undefined);
-    if (lower) {
-      await lower.close();
-      throw new Error(
-        `${tmp} is on a case-insensitive file system; S3 keys are case-sensitive. Choose another folder.`,
-      );
-    }
-  } finally {
-    await rm(probe, { force: true });
   }
 }
