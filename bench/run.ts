@@ -5,12 +5,14 @@
  *   npm run bench -- --target http://old-fileserver:9999 --user re --password codex --name flask
  *
  * Without --target it starts `npm start`'s server (embedded S3, Basic auth on, as workers use it) as a child
- * process and samples its RSS from /proc; with --target it runs the same workloads against any server that speaks
+ * process (with --workers N, a primary and N workers: CPU and memory are summed over them) and samples its RSS from
+ * /proc; with --target it runs the same workloads against any server that speaks
  * docs/protocol.md, seeding what they need through the protocol. Each workload runs unmeasured for --warmup seconds
  * first. Results: a table, bench/results/<name>.json and bench/results/<name>.svg (with --compare, earlier runs'
  * JSON files are drawn next to this one).
  */
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { type ChartSeries, renderChart } from './chart';
@@ -19,7 +21,7 @@ import { type LoadFigures, runLoad } from './load';
 import { loadFlags, nonNegative, positive, resolveTarget } from './options';
 import { summarizeProfiles } from './profile';
 import { runSelfCheck } from './self-check';
-import { processMemory, RssSampler } from './server-process';
+import { RssSampler, treeMemory } from './server-process';
 import {
   isWorkloadName,
   prepareStorageReference,
@@ -54,8 +56,15 @@ const STORAGE_REFERENCE = 's3rver-put-100k';
 interface Row extends LoadFigures {
   /** A workload, or `s3rver-put-100k`: the storage reference. */
   workload: string;
-  /** Highest server RSS sampled during the measured run (local stack only). */
+  /**
+   * Highest server RSS sampled during the measured run, summed over its processes (local stack only): with
+   * `--workers N` it counts their shared pages N + 1 times (bench/server-process.ts, `treeMemory`).
+   */
   peakRssMB?: number;
+  /** Highest server PSS sampled during the measured run, summed over its processes: what they take together. */
+  peakPssMB?: number;
+  /** The machine's 1-minute load average at the end of the measured run: how much else competed for the cores. */
+  loadAverage?: number;
   /** The server's CPU time (user + system) per answered request, in ms, including work it triggered (archive
    * builds) during the run (local stack only). */
   serverCpuMsPerRequest?: number;
@@ -71,8 +80,10 @@ interface BenchResult {
   connections: number;
   durationSeconds: number;
   warmupSeconds: number;
-  /** Peak RSS of the server over the whole run (VmHWM), local stack only. */
+  /** Peak RSS of the server over the whole run (VmHWM, summed over its processes), local stack only. */
   serverPeakRssMB?: number;
+  /** `--workers` of the local server (undefined: its default). */
+  workers?: number;
   rows: Row[];
 }
 
@@ -92,6 +103,7 @@ const usage = `Usage: npm run bench -- [options]
   --no-storage-reference
                       skip the last row: 100 KiB PUTs straight to the embedded S3 server (s3rver), the ceiling
                       of every write the local stack makes
+  --workers N         the local server's \`npm start --workers N\` (default: npm start's default)
   --bundled           run the local server from an esbuild bundle (as deployed code is built) instead of tsx
   --server-node-options="OPTS"
                       extra Node options for the local server, e.g. "--max-old-space-size=128"
@@ -113,6 +125,7 @@ async function main(): Promise<void> {
       bundled: { type: 'boolean', default: false },
       replot: { type: 'boolean', default: false },
       'server-node-options': { type: 'string' },
+      workers: { type: 'string' },
       'self-check': { type: 'boolean', default: false },
       help: { type: 'boolean', default: false },
     },
@@ -150,6 +163,7 @@ async function main(): Promise<void> {
     bundled: values.bundled,
     nodeOptions: values['server-node-options']?.split(' ').filter(Boolean),
     env: { LOG_LEVEL: values['log-level'] },
+    ...(values.workers === undefined ? {} : { workers: positive(values.workers, '--workers') }),
   });
 
   const sampler = server ? new RssSampler(server.pid) : undefined;
@@ -169,12 +183,14 @@ async function main(): Promise<void> {
       const cpuBefore = server ? cpuSeconds(server.pid) : 0;
       const figures = await runLoad(target, prepared, { connections, durationSeconds });
       const peakRssMB = sampler ? sampler.peakBytes / MB : undefined;
+      const peakPssMB = sampler ? sampler.peakPssBytes / MB : undefined;
+      const loadAverage = loadavg()[0];
       // CPU per request depends less than requests/s on what else a shared machine runs (not entirely: a busy
       // sibling core slows every instruction).
       const serverCpuMsPerRequest = server
         ? ((cpuSeconds(server.pid) - cpuBefore) * 1000) / figures.requests
         : undefined;
-      const row: Row = { workload, ...figures, peakRssMB, serverCpuMsPerRequest, misses: [] };
+      const row: Row = { workload, ...figures, peakRssMB, peakPssMB, loadAverage, serverCpuMsPerRequest, misses: [] };
       row.misses = local ? misses(row) : [];
       rows.push(row);
       console.log(formatRow(row));
@@ -189,11 +205,17 @@ async function main(): Promise<void> {
       const cpuBefore = cpuSeconds(server.pid);
       const figures = await runLoad(storage, reference, { connections, durationSeconds });
       const serverCpuMsPerRequest = ((cpuSeconds(server.pid) - cpuBefore) * 1000) / figures.requests;
-      const row: Row = { workload: STORAGE_REFERENCE, ...figures, serverCpuMsPerRequest, misses: [] };
+      const row: Row = {
+        workload: STORAGE_REFERENCE,
+        ...figures,
+        loadAverage: loadavg()[0],
+        serverCpuMsPerRequest,
+        misses: [],
+      };
       rows.push(row);
       console.log(formatRow(row));
     }
-    if (server) serverPeakRssMB = processMemory(server.pid).peakRssBytes / MB;
+    if (server) serverPeakRssMB = treeMemory(server.pid).peakRssBytes / MB;
   } finally {
     sampler?.stop();
     await server?.stop();
@@ -208,6 +230,7 @@ async function main(): Promise<void> {
     durationSeconds,
     warmupSeconds,
     serverPeakRssMB,
+    ...(values.workers === undefined ? {} : { workers: Number(values.workers) }),
     rows,
   };
   mkdirSync(resultsDir, { recursive: true });
@@ -216,7 +239,10 @@ async function main(): Promise<void> {
 
   console.log(`\n${table(result)}`);
   if (serverPeakRssMB !== undefined) {
-    console.log(`server peak RSS over the whole run (VmHWM): ${serverPeakRssMB.toFixed(0)} MB (target ≤ 300 MB)`);
+    console.log(
+      `server peak RSS over the whole run (VmHWM, summed over its processes: an upper bound of their joint peak): ` +
+        `${serverPeakRssMB.toFixed(0)} MB (target ≤ 300 MB)`,
+    );
   }
   console.log(`written: bench/results/${name}.json, bench/results/${name}.svg`);
   if (values.profile) summarizeProfiles(profileDir);
@@ -252,8 +278,10 @@ const COLUMNS = [
   'errors',
   'non-2xx',
   'peak RSS MB',
+  'peak PSS MB',
   'server CPU ms/req',
   'client CPU ms/req',
+  'load avg',
 ];
 
 function cells(row: Row): string[] {
@@ -267,8 +295,10 @@ function cells(row: Row): string[] {
     String(row.errors),
     String(row.non2xx),
     row.peakRssMB === undefined ? '–' : row.peakRssMB.toFixed(0),
+    row.peakPssMB === undefined ? '–' : row.peakPssMB.toFixed(0),
     row.serverCpuMsPerRequest === undefined ? '–' : row.serverCpuMsPerRequest.toFixed(3),
     row.clientCpuMsPerRequest.toFixed(3),
+    row.loadAverage === undefined ? '–' : row.loadAverage.toFixed(1),
   ];
 }
 

@@ -7,6 +7,7 @@ import { once } from 'node:events';
 import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { build } from 'esbuild';
+import { processTree } from './cpu';
 
 const root = join(__dirname, '..');
 
@@ -25,6 +26,8 @@ export interface ServerProcessOptions {
   bundled?: boolean;
   /** Extra Node options for the server, e.g. V8 heap limits. */
   nodeOptions?: readonly string[];
+  /** `npm start --workers N`; the server's default when not given. */
+  workers?: number;
 }
 
 /**
@@ -69,7 +72,15 @@ export async function startServerProcess(options: ServerProcessOptions): Promise
   const entry = options.bundled ? [BUNDLE] : ['--import', 'tsx', join(root, 'lib/local/main.ts')];
   const child = spawn(
     process.execPath,
-    [...nodeArgs, ...entry, '--port', '0', '--username', options.username],
+    [
+      ...nodeArgs,
+      ...entry,
+      '--port',
+      '0',
+      '--username',
+      options.username,
+      ...(options.workers === undefined ? [] : ['--workers', String(options.workers)]),
+    ],
     // The password through the environment: the server takes none on its command line, where ps shows it.
     {
       cwd: root,
@@ -122,11 +133,38 @@ export function processMemory(pid: number): { rssBytes: number; peakRssBytes: nu
 }
 
 /**
- * Samples a process's RSS at a fixed interval, so each workload gets its own peak (VmHWM only ever grows, over the
- * whole life of the process).
+ * Memory of the server's whole process tree (`npm start --workers N` is a primary and N workers), in bytes:
+ * - `rssBytes`, the sum of each process's RSS: counts the pages the processes share (the node binary, about 40 MB,
+ *   and the files they map) once per process, so it is more than the tree takes;
+ * - `pssBytes`, the sum of each process's proportional set size (/proc/<pid>/smaps_rollup): a shared page counts
+ *   a share per process, so this is what the tree takes;
+ * - `peakRssBytes`, the sum of each process's peak (VmHWM): the peaks need not fall together, so this bounds the
+ *   joint peak from above (and forgets workers that exited).
+ */
+export function treeMemory(pid: number): { rssBytes: number; pssBytes: number; peakRssBytes: number } {
+  const total = { rssBytes: 0, pssBytes: 0, peakRssBytes: 0 };
+  for (const member of processTree(pid)) {
+    try {
+      const { rssBytes, peakRssBytes } = processMemory(member);
+      const rollup = readFileSync(`/proc/${member}/smaps_rollup`, 'utf8');
+      total.rssBytes += rssBytes;
+      total.peakRssBytes += peakRssBytes;
+      total.pssBytes += Number(/^Pss:\s+(\d+) kB/m.exec(rollup)?.[1] ?? 0) * 1024;
+    } catch {
+      // Exited meanwhile.
+    }
+  }
+  return total;
+}
+
+/**
+ * Samples the server's memory (summed over its process tree, `treeMemory`) at a fixed interval, so each workload
+ * gets its own peak (VmHWM only ever grows, over the whole life of each process). A sampled peak can miss a spike
+ * shorter than the interval.
  */
 export class RssSampler {
   private peak = 0;
+  private peakPss = 0;
   private readonly timer: NodeJS.Timeout;
 
   constructor(
@@ -138,14 +176,21 @@ export class RssSampler {
     this.sample();
   }
 
-  /** The highest RSS seen since the last reset, in bytes. */
+  /** The highest summed RSS seen since the last reset, in bytes. */
   get peakBytes(): number {
     this.sample();
     return this.peak;
   }
 
+  /** The highest summed PSS seen since the last reset, in bytes. */
+  get peakPssBytes(): number {
+    this.sample();
+    return this.peakPss;
+  }
+
   reset(): void {
     this.peak = 0;
+    this.peakPss = 0;
     this.sample();
   }
 
@@ -154,10 +199,9 @@ export class RssSampler {
   }
 
   private sample(): void {
-    try {
-      this.peak = Math.max(this.peak, processMemory(this.pid).rssBytes);
-    } catch {
-      // The process has exited; keep the last peak.
-    }
+    const { rssBytes, pssBytes } = treeMemory(this.pid);
+    if (rssBytes === 0) return; // the process has exited; keep the last peak
+    this.peak = Math.max(this.peak, rssBytes);
+    this.peakPss = Math.max(this.peakPss, pssBytes);
   }
 }

@@ -77,6 +77,12 @@ export const SETTINGS: readonly Setting[] = [
     meaning: 'memory per function instance for exercise files (their content never changes); 0 turns it off',
   },
   {
+    names: ['FILESERVER_WORKERS'],
+    default: '2',
+    meaning:
+      'processes `npm start` serves with (1–16), as `--workers`; 1 serves in one process, more share the port and the folder store ([docs/embedded-store.md](docs/embedded-store.md#several-processes))',
+  },
+  {
     names: ['LOG_LEVEL'],
     default: '`info`',
     meaning: '`info`: one JSON line per request; `error`: failures only; `silent`: nothing',
@@ -99,6 +105,10 @@ export const START_OPTIONS: readonly StartOption[] = [
     flag: '--fsync',
     meaning:
       'flush every write to the disk before answering, so it also survives a power loss (a killed process loses nothing either way)',
+  },
+  {
+    flag: '--workers N',
+    meaning: 'serve with N worker processes (default 2, or `FILESERVER_WORKERS`); 1 keeps everything in one process',
   },
   { flag: '--layout L', meaning: 'archive layout: `prefixed` (default) or `flat`, as `ARCHIVE_LAYOUT`' },
   {

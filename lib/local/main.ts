@@ -1,14 +1,13 @@
 /**
  * `npm start`: the fileserver on http://127.0.0.1:9999 over the folder store (docs/embedded-store.md), or over the
- * S3 endpoint in S3_ENDPOINT.
+ * S3 endpoint in S3_ENDPOINT; in one process (`--workers 1`) or in several (lib/local/cluster.ts). This module only
+ * reads the options: the server (lib/local/serve.ts) is loaded where it runs, so a primary of several workers stays
+ * small.
  */
+import cluster from 'node:cluster';
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { loadConfig } from '../config';
-import { BucketMissingError } from '../errors';
-import { checkBucket } from '../s3-store';
 import { startHelp } from '../settings';
-import { startLocalStack } from './stack';
 
 /**
  * SIGINT (Ctrl-C) and SIGTERM (a supervisor, `kill`) stop the server and delete a temporary folder. The handlers are
@@ -25,8 +24,14 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   });
 }
 
-function stopWhenAsked(stack: { close(): Promise<void> }): void {
-  onStop = (signal) => {
+function stopWhenAsked(stop: (signal: string) => void): void {
+  onStop = stop;
+  if (stopRequested !== undefined) onStop(stopRequested);
+}
+
+/** Closes a stack of this process on a stop signal, then exits. */
+function closeOnStop(stack: { close(): Promise<void> }): (signal: string) => void {
+  return (signal) => {
     console.log(`${signal}: shutting down`);
     stack.close().then(
       () => process.exit(0),
@@ -36,7 +41,22 @@ function stopWhenAsked(stack: { close(): Promise<void> }): void {
       },
     );
   };
-  if (stopRequested !== undefined) onStop(stopRequested);
+}
+
+/**
+ * The default of `--workers`: 2 (measured, docs/embedded-store.md, "Several processes"): …
+ */
+const DEFAULT_WORKERS = 2;
+/** More workers than this only add memory on a machine of a few cores. */
+const MAX_WORKERS = 16;
+
+function workerCount(option: string | undefined): number {
+  const text = option ?? process.env.FILESERVER_WORKERS ?? String(DEFAULT_WORKERS);
+  const workers = Number(text);
+  if (!/^\d+$/.test(text) || workers < 1 || workers > MAX_WORKERS) {
+    throw new Error(`--workers (FILESERVER_WORKERS) must be a whole number from 1 to ${MAX_WORKERS}, not ${text}`);
+  }
+  return workers;
 }
 
 async function main(): Promise<void> {
@@ -51,6 +71,7 @@ async function main(): Promise<void> {
       // Declared only to refuse it by name, without echoing its value.
       password: { type: 'string' },
       'password-file': { type: 'string' },
+      workers: { type: 'string' },
       help: { type: 'boolean', default: false },
     },
   });
@@ -70,33 +91,39 @@ async function main(): Promise<void> {
   }
   if (values['password-file'] !== undefined) process.env.FILESERVER_PASSWORD = readPassword(values['password-file']);
 
-  const stack = await startLocalStack({ host: values.host, port, directory: values.directory, fsync: values.fsync });
-  try {
-    loadConfig(); // fail now, not at the first request, on a bad setting
-    // …and on a bucket that is not there, which would otherwise fail every request with 503 bucket-missing.
-    if (!stack.folderStore) await checkBucket().catch((err: unknown) => failOnMissingBucket(err, stack.s3Endpoint));
-  } catch (err) {
-    await stack.close();
-    throw err;
+  const serveOptions = { host: values.host, port, directory: values.directory, fsync: values.fsync };
+
+  if (cluster.isWorker) {
+    const { runWorker } = await import('./serve');
+    await runWorker({ ...serveOptions, workerOf: process.ppid });
+    return;
   }
-  const storage = stack.folderStore
-    ? `the folder store, folder ${stack.directory}${values.directory ? '' : ' (deleted on exit)'}` +
-      `${values.fsync ? ', fsync on' : ''}`
-    : `S3 endpoint ${stack.s3Endpoint}`;
-  console.log(`ReCodEx fileserver listening on ${stack.url}`);
-  console.log(`storage: bucket ${stack.bucket} on ${storage}`);
-  console.log('Press Ctrl-C to stop.');
-
-  stopWhenAsked(stack);
-}
-
-function failOnMissingBucket(err: unknown, endpoint: string): never {
-  if (!(err instanceof BucketMissingError)) throw err;
-  throw new Error(
-    `BUCKET ${err.bucket} does not exist at S3_ENDPOINT ${endpoint}. Create it first: ` +
-      '`npm run localstack:host -- start` creates recodex-fileserver on LocalStack; on another endpoint, ' +
-      `\`aws --endpoint-url ${endpoint} s3 mb s3://${err.bucket}\` (or set BUCKET to a bucket that exists).`,
-  );
+  const workers = workerCount(values.workers);
+  if (workers > 1) {
+    const { runPrimary } = await import('./cluster');
+    await runPrimary({
+      workers,
+      directory: values.directory,
+      fsync: values.fsync,
+      args: process.argv.slice(2),
+      onServing: stopWhenAsked,
+    });
+    return;
+  }
+  const { serve } = await import('./serve');
+  const { startLines } = await import('./start-lines');
+  const stack = await serve(serveOptions);
+  const lines = startLines({
+    url: stack.url,
+    bucket: stack.bucket,
+    directory: stack.directory,
+    s3Endpoint: stack.s3Endpoint,
+    temporary: values.directory === undefined,
+    fsync: values.fsync,
+    workers: 1,
+  });
+  for (const line of lines) console.log(line);
+  stopWhenAsked(closeOnStop(stack));
 }
 
 /** The first line of `file`, without its line ending; the error names the file, never its content. */
