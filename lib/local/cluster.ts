@@ -88,6 +88,7 @@ export async function runPrimary(options: PrimaryOptions): Promise<void> {
     worker.on('message', (message: ReadyMessage) => {
       if (message?.type !== 'ready') return;
       ready.add(worker);
+      if (started) log('info', 'worker replaced', { pid: worker.process.pid });
       if (!started && ready.size === options.workers) {
         started = true;
         for (const line of startLines({ ...message, temporary, fsync: options.fsync, workers: options.workers })) {

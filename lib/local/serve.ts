@@ -5,6 +5,7 @@
  */
 import { loadConfig } from '../config';
 import { BucketMissingError } from '../errors';
+import { logEveryLineWith } from '../log';
 import { checkBucket } from '../s3-store';
 import { type LocalStack, startLocalStack } from './stack';
 
@@ -64,6 +65,8 @@ export interface ReadyMessage {
  */
 export async function runWorker(options: ServeOptions): Promise<void> {
   for (const signal of ['SIGINT', 'SIGTERM'] as const) process.on(signal, () => undefined);
+  // The workers share the primary's stdout: each line says which one wrote it.
+  logEveryLineWith({ worker: process.pid });
   const stack = await serve(options);
   process.on('message', (message: { type?: string } | null) => {
     if (message?.type !== 'stop') return;
