@@ -67,9 +67,11 @@ export async function runWorker(options: ServeOptions): Promise<void> {
   for (const signal of ['SIGINT', 'SIGTERM'] as const) process.on(signal, () => undefined);
   // The workers share the primary's stdout: each line says which one wrote it.
   logEveryLineWith({ worker: process.pid });
-  const stack = await serve(options);
+  let stack: LocalStack | undefined;
   process.on('message', (message: { type?: string } | null) => {
     if (message?.type !== 'stop') return;
+    // Stopped while starting (a replacement, when the server stops): it has served nothing, and holds nothing.
+    if (!stack) process.exit(0);
     stack.close().then(
       () => process.exit(0),
       (err: unknown) => {
@@ -78,6 +80,7 @@ export async function runWorker(options: ServeOptions): Promise<void> {
       },
     );
   });
+  stack = await serve(options);
   const ready: ReadyMessage = {
     type: 'ready',
     url: stack.url,

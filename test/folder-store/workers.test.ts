@@ -7,7 +7,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -16,6 +16,7 @@ import { takeFolder } from '../../lib/folder-store/folder';
 import { FolderStore } from '../../lib/folder-store/folder-store';
 import { send } from '../support/http';
 import { file, multipart } from '../support/multipart';
+import { alive, workersOf } from '../support/processes';
 import { askUpload, putToPresignedUrl, type UploadGrant } from '../support/uploads';
 import { readZip } from '../support/zip';
 import type { WriterPlan, WriterReport } from './support/worker-writer';
@@ -31,35 +32,6 @@ afterAll(async () => {
   for (const child of started) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
   await rm(parent, { recursive: true, force: true });
 });
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-  } catch {
-    return false;
-  }
-  // A zombie has exited; only its parent's wait is missing.
-  return !/^\S+ \S+ Z/.test(readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/\(.*\)/, 'x'));
-}
-
-/** The processes of `npm start` directly below `pid` (its workers), from /proc. */
-function workersOf(pid: number): number[] {
-  const found: number[] = [];
-  let tasks: string[] = [];
-  try {
-    tasks = readdirSync(`/proc/${pid}/task`);
-  } catch {
-    return found;
-  }
-  for (const task of tasks) {
-    const children = readFileSync(`/proc/${pid}/task/${task}/children`, 'utf8').split(' ').filter(Boolean);
-    for (const child of children.map(Number)) {
-      const command = readFileSync(`/proc/${child}/cmdline`, 'utf8').split('\0');
-      if (command.some((arg) => arg.endsWith('lib/local/main.ts')) && alive(child)) found.push(child);
-    }
-  }
-  return found;
-}
 
 async function until(what: string, check: () => boolean, ms = 20_000): Promise<void> {
   const deadline = Date.now() + ms;
