@@ -12,6 +12,13 @@ export interface Setting {
   meaning: string;
 }
 
+/**
+ * `npm start`'s processes by default (`--workers`, FILESERVER_WORKERS): one. Measured on this 2-core machine with the
+ * bench's load generator on the same cores, two workers served no more requests/s, cost more CPU per request, and
+ * took the server's memory past the 300 MB target (docs/embedded-store.md, "Several processes").
+ */
+export const DEFAULT_WORKERS = 1;
+
 export const SETTINGS: readonly Setting[] = [
   { names: ['BUCKET'], default: '`recodex-fileserver` locally', meaning: 'the bucket that holds everything' },
   {
@@ -78,7 +85,7 @@ export const SETTINGS: readonly Setting[] = [
   },
   {
     names: ['FILESERVER_WORKERS'],
-    default: '2',
+    default: String(DEFAULT_WORKERS),
     meaning:
       'processes `npm start` serves with (1–16), as `--workers`; 1 serves in one process, more share the port and the folder store ([docs/embedded-store.md](docs/embedded-store.md#several-processes))',
   },
@@ -108,7 +115,7 @@ export const START_OPTIONS: readonly StartOption[] = [
   },
   {
     flag: '--workers N',
-    meaning: 'serve with N worker processes (default 2, or `FILESERVER_WORKERS`); 1 keeps everything in one process',
+    meaning: `serve with N worker processes (default ${DEFAULT_WORKERS}, or \`FILESERVER_WORKERS\`); 1 keeps everything in one process`,
   },
   { flag: '--layout L', meaning: 'archive layout: `prefixed` (default) or `flat`, as `ARCHIVE_LAYOUT`' },
   {

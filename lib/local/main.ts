@@ -7,7 +7,7 @@
 import cluster from 'node:cluster';
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { startHelp } from '../settings';
+import { DEFAULT_WORKERS, startHelp } from '../settings';
 
 /**
  * SIGINT (Ctrl-C) and SIGTERM (a supervisor, `kill`) stop the server and delete a temporary folder. The handlers are
@@ -43,10 +43,6 @@ function closeOnStop(stack: { close(): Promise<void> }): (signal: string) => voi
   };
 }
 
-/**
- * The default of `--workers`: 2 (measured, docs/embedded-store.md, "Several processes"): …
- */
-const DEFAULT_WORKERS = 2;
 /** More workers than this only add memory on a machine of a few cores. */
 const MAX_WORKERS = 16;
 
