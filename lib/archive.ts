@@ -3,7 +3,7 @@
  * stream from S3 through the zip writer (archiver) into a multipart upload, so memory stays flat whatever the size.
  *
  * The bytes are a pure function of the manifest and the layout: entries sorted by path, one fixed timestamp, one
- * fixed mode, the same compression decision for the same name. A duplicate build writes identical bytes
+ * fixed mode, the same compression decision for the same name and size. A duplicate build writes identical bytes
  * (docs/archives.md, "Determinism"; test/unit/archive-bytes.test.ts pins them).
  */
 import { Readable, Transform } from 'node:stream';
@@ -49,6 +49,28 @@ export function entryName(id: string, path: string, layout: ArchiveLayout): stri
   return layout === 'prefixed' ? `${id}/${path}` : path;
 }
 
+/**
+ * Files smaller than this are stored, not deflated. archiver deflates each entry through a zlib stream of its own,
+ * which costs about 0.1 ms of CPU per entry whatever its size (measured on this project's machine, docs/archives.md
+ * "Compression"); what a file under 4 KiB gains by it (under 3.5 KB of a text file) takes a worker about as long to
+ * download over a 100 Mbit/s link as the deflate takes, and less on a faster one.
+ */
+export const STORE_BELOW_BYTES = 4 * 1024;
+
+/**
+ * Files up to this size are handed to archiver whole, as a Buffer, by every build: a build from S3 reads such a file
+ * into memory first (one at a time), and a build from memory hands larger stored files over as a stream, so that
+ * both write the same bytes (docs/archives.md, "Determinism"). A Buffer costs archiver less than a stream, and lets it
+ * write a stored entry's CRC and sizes in its local header instead of a data descriptor.
+ */
+export const WHOLE_ENTRY_MAX_BYTES = 1024 * 1024;
+
+/** Whether the entry of `file` is deflated: a pure function of the manifest, so the same in every build. */
+export function deflates(file: Pick<ManifestFile, 'path' | 'size'>): boolean {
+  return file.size >= STORE_BELOW_BYTES && shouldDeflate(file.path);
+}
+
+/** Whether a file of this name is worth deflating at all: not a format that is compressed already. */
 export function shouldDeflate(path: string): boolean {
   const dot = path.lastIndexOf('.');
   return dot < 0 || !STORED_EXTENSIONS.has(path.slice(dot + 1).toLowerCase());
@@ -76,7 +98,7 @@ function entryData(manifest: Manifest, file: ManifestFile, layout: ArchiveLayout
     name: archiverEntryName(entryName(manifest.id, file.path, layout)),
     date: ENTRY_DATE,
     mode: ENTRY_MODE,
-    store: !shouldDeflate(file.path),
+    store: !deflates(file),
   };
 }
 
@@ -95,6 +117,33 @@ function exactly(size: number, path: string): Transform {
     flush(done) {
       done(seen === size ? null : new Error(`The file ${path} has ${seen} bytes, its manifest lists ${size}.`));
     },
+  });
+}
+
+/**
+ * The bytes of `source`, which must be exactly the `file.size` its manifest lists. More bytes stop the read at once,
+ * so that memory never holds more than the listed size; fewer are found at the end, so that a read error that comes
+ * first is the one reported (as `exactly` does for a stream).
+ */
+function readWhole(source: Readable, file: ManifestFile): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let seen = 0;
+    const wrongSize = (): Error =>
+      new Error(`The file ${file.path} has ${seen} bytes, its manifest lists ${file.size}.`);
+    const onData = (chunk: Buffer): void => {
+      seen += chunk.length;
+      if (seen <= file.size) {
+        chunks.push(chunk);
+        return;
+      }
+      source.off('data', onData);
+      source.destroy();
+      reject(wrongSize());
+    };
+    source.on('data', onData);
+    source.once('error', reject);
+    source.once('end', () => (seen === file.size ? resolve(Buffer.concat(chunks, seen)) : reject(wrongSize())));
   });
 }
 
@@ -168,13 +217,19 @@ export function zipStream(
         return;
       }
       current = source;
+      zip.once('entry', () => append(index + 1));
+      if (file.size <= WHOLE_ENTRY_MAX_BYTES) {
+        readWhole(source, file).then((data) => {
+          if (!output.destroyed) zip.append(data, entryData(manifest, file, layout));
+        }, fail);
+        return;
+      }
       const checked = exactly(file.size, file.path);
       // A source that fails mid-read must fail the archive, not leave the writer waiting. (Two listeners and a
       // pipe, not stream.pipeline: that makes an AbortController per file and, when done, a DOMException.)
       source.once('error', fail);
       checked.once('error', fail);
       source.pipe(checked);
-      zip.once('entry', () => append(index + 1));
       zip.append(checked, entryData(manifest, file, layout));
     }, fail);
   };
@@ -220,13 +275,11 @@ export async function buildArchiveFromMemory(
 
 /**
  * The zip `zipStream` writes for `manifest`, byte for byte, from files held in memory, with less machinery: every
- * entry is handed to archiver at once (they are all in memory already), a deflated one as its Buffer, which archiver
- * deflates in one write, where a stream source passes the source, the size check and archiver's own PassThrough
- * first. A stored or empty entry is still handed over as a stream: for a Buffer archiver writes the CRC and sizes in
- * the local header, for a stream in a data descriptor after the data, and only the stream form is what a build from
- * S3 writes (docs/archives.md, "Determinism"). A deflated entry's bytes do not depend on the form (test/unit/
- * archive-from-memory.test.ts). The output is collected as it comes: the archive is small
- * (`ARCHIVE_IN_POST_MAX_BYTES`) and wanted whole, for one PUT.
+ * entry is handed to archiver at once (they are all in memory already), as its Buffer. Only a stored file larger
+ * than `WHOLE_ENTRY_MAX_BYTES` is handed over as a stream, as a build from S3 does: archiver writes the CRC and sizes
+ * of a stored Buffer in the local header, of a stream in a data descriptor after the data. (A deflated entry always
+ * has a data descriptor, so its bytes do not depend on the form: test/unit/archive-from-memory.test.ts.) The output
+ * is collected as it comes: the archive is small (`ARCHIVE_IN_POST_MAX_BYTES`) and wanted whole, for one PUT.
  */
 export async function zipFromMemory(
   manifest: Manifest,
@@ -252,7 +305,7 @@ export async function zipFromMemory(
   manifest.files.forEach((file, i) => {
     const data = sources[i] as Buffer;
     const entry = entryData(manifest, file, layout);
-    zip.append(entry.store || data.length === 0 ? streamOf(data) : data, entry);
+    zip.append(entry.store && data.length > WHOLE_ENTRY_MAX_BYTES ? streamOf(data) : data, entry);
   });
   zip.finalize().catch(() => undefined); // its errors also reach the 'error' listener above
   return await zipped;

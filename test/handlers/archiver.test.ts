@@ -430,7 +430,8 @@ describe('archiver: uploads that land while a build runs', () => {
 describe('archiver: what the archive holds', () => {
   it('keeps empty files, unicode and spaces in paths, and every byte value', async () => {
     const id = 'contents';
-    const allBytes = Buffer.from(Array.from({ length: 1024 }, (_, i) => i % 256));
+    // Large enough to be deflated (STORE_BELOW_BYTES); the other files are small, so stored.
+    const allBytes = Buffer.from(Array.from({ length: 8 * 1024 }, (_, i) => i % 256));
     const { body, contentType } = multipart([
       file('empty.txt', ''),
       file('žluťoučký kůň/čaj.c', 'unicode\n'),
@@ -442,11 +443,11 @@ describe('archiver: what the archive holds', () => {
     await expect(archiver(manifestEvent(id))).resolves.toBeUndefined();
     const entries = await readZip(await getBytes(archiveKeyOf(id)));
     expect(entries.map((entry) => [entry.name, entry.data.length, entry.compressionMethod])).toEqual([
-      [`${id}/bin/all.bytes`, 1024, 8],
-      [`${id}/empty.txt`, 0, 8],
-      [`${id}/lib/already.zip`, 1024, 0],
-      [`${id}/my dir/file with spaces.txt`, 7, 8],
-      [`${id}/žluťoučký kůň/čaj.c`, 8, 8],
+      [`${id}/bin/all.bytes`, 8 * 1024, 8],
+      [`${id}/empty.txt`, 0, 0],
+      [`${id}/lib/already.zip`, 8 * 1024, 0],
+      [`${id}/my dir/file with spaces.txt`, 7, 0],
+      [`${id}/žluťoučký kůň/čaj.c`, 8, 0],
     ]);
     expect(entries[0]?.data.equals(allBytes)).toBe(true);
     expect(entries[2]?.data.equals(allBytes)).toBe(true);

@@ -11,10 +11,14 @@ import { makeManifest } from '../../lib/manifest';
 
 export const FIXTURE_ID = 'student_42';
 
-/** Every kind of entry the writer treats differently: deflated, stored, empty, nested, non-ASCII, `word:` names. */
+/**
+ * Every kind of entry the writer treats differently: deflated, stored by name and by size, empty, nested, non-ASCII,
+ * `word:` names.
+ */
 export const FIXTURE_FILES: Record<string, Buffer> = {
   'job-config.yml': Buffer.from('---\nsubmission:\n  job-id: student_42\n  hw-groups:\n    - group1\n'),
-  'main.c': Buffer.from('#include <stdio.h>\n\nint main(void) {\n  puts("hello");\n  return 0;\n}\n'.repeat(3)),
+  // Large enough to be deflated (lib/archive.ts, STORE_BELOW_BYTES); the other files are stored.
+  'main.c': Buffer.from('#include <stdio.h>\n\nint main(void) {\n  puts("hello");\n  return 0;\n}\n'.repeat(64)),
   'src/util/strings.h': Buffer.from('#pragma once\nint length(const char *s);\n'),
   'data/input.png': Buffer.from(Array.from({ length: 300 }, (_, i) => (i * 37) % 256)),
   'empty.txt': Buffer.alloc(0),

@@ -69,6 +69,8 @@ describe.each(LAYOUTS)('the %s archive of a small submission', (layout) => {
     }
     expect(Object.fromEntries(entries.map((e) => [e.name.slice(prefix.length), e.compressionMethod]))).toMatchObject({
       'data/input.png': 0,
+      'empty.txt': 0,
+      'job-config.yml': 0,
       'main.c': 8,
     });
   });

@@ -1,13 +1,13 @@
 /**
  * The archive a POST builds from the bytes it holds (`zipFromMemory`) is byte for byte the one a build from S3
- * streams (`zipStream`), whatever the entry: deflated or stored, empty, larger than one chunk of a read, in either
- * layout. A submission must have one archive whichever path built it (docs/archives.md, "Determinism").
+ * streams (`zipStream`), whatever the entry: deflated or stored, empty, larger than one chunk of a read, handed to
+ * archiver whole or as a stream, in either layout. A submission must have one archive whichever path built it (docs/archives.md, "Determinism").
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
-import { zipFromMemory, zipStream } from '../../lib/archive';
+import { WHOLE_ENTRY_MAX_BYTES, zipFromMemory, zipStream } from '../../lib/archive';
 import type { ArchiveLayout } from '../../lib/config';
 import { type Manifest, makeManifest } from '../../lib/manifest';
 import { FIXTURE_FILES, FIXTURE_ID, LAYOUTS } from '../support/archive-fixture';
@@ -56,11 +56,16 @@ describe('zipFromMemory', () => {
     },
   );
 
-  it('writes the bytes of a streamed build for files of many chunks, stored and deflated', async () => {
+  it('writes the bytes of a streamed build for files of many chunks, stored and deflated, whole and streamed', async () => {
     const files: Record<string, Buffer> = {
+      // Deflated, handed to archiver whole (up to WHOLE_ENTRY_MAX_BYTES) and as a stream (above).
       'big.c': Buffer.from('for (int i = 0; i < n; i++) sum += a[i] * b[i]; /* dot */\n'.repeat(6000)),
+      'huge.c': Buffer.from('x = y * z + w; /* the same line, again */\n'.repeat(WHOLE_ENTRY_MAX_BYTES / 32)),
       'random.bin': randomBytes(300_000),
+      // Stored by name, whole and as a stream.
       'data/archive.zip': randomBytes(200_000),
+      'data/larger.zip': randomBytes(WHOLE_ENTRY_MAX_BYTES + 1),
+      // Stored by size.
       'empty.txt': Buffer.alloc(0),
       'job-config.yml': Buffer.from('submission:\n  job-id: big_one\n'),
     };
@@ -77,8 +82,10 @@ describe('zipFromMemory', () => {
     expect(Object.fromEntries(entries.map((entry) => [entry.name, entry.compressionMethod]))).toEqual({
       'big.c': 8,
       'data/archive.zip': 0,
-      'empty.txt': 8,
-      'job-config.yml': 8,
+      'data/larger.zip': 0,
+      'empty.txt': 0,
+      'huge.c': 8,
+      'job-config.yml': 0,
       'random.bin': 8,
     });
     for (const entry of entries) expect(entry.data.equals(files[entry.name] as Buffer)).toBe(true);

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
-import { entryName, PREFETCH_FILES, shouldDeflate, zipStream } from '../../lib/archive';
+import { entryName, PREFETCH_FILES, STORE_BELOW_BYTES, shouldDeflate, zipStream } from '../../lib/archive';
 import type { ArchiveLayout } from '../../lib/config';
 import { type Manifest, type ManifestFile, makeManifest } from '../../lib/manifest';
 import { readZip } from '../support/zip';
@@ -137,7 +137,7 @@ describe('zipStream', () => {
       '.hidden',
       'h.zip/x',
     ]) {
-      files[name] = Buffer.from(`content of ${name} `.repeat(20));
+      files[name] = Buffer.from(`content of ${name} `.repeat(400)); // above STORE_BELOW_BYTES
     }
     const { manifest, open } = inMemory('s1', files);
     const methods = Object.fromEntries(
@@ -155,6 +155,24 @@ describe('zipStream', () => {
       '.hidden': DEFLATED,
       'h.zip/x': DEFLATED,
     });
+  });
+
+  it('stores a file smaller than STORE_BELOW_BYTES whatever its name, and deflates one of that size', async () => {
+    const files: Record<string, Buffer> = {
+      'empty.c': Buffer.alloc(0),
+      'small.c': Buffer.alloc(STORE_BELOW_BYTES - 1, 'a'),
+      'threshold.c': Buffer.alloc(STORE_BELOW_BYTES, 'a'),
+      'threshold.png': Buffer.alloc(STORE_BELOW_BYTES, 'a'),
+    };
+    const { manifest, open } = inMemory('s1', files);
+    const entries = await readZip(await build(manifest, 'flat', open));
+    expect(Object.fromEntries(entries.map((e) => [e.name, e.compressionMethod]))).toEqual({
+      'empty.c': STORED,
+      'small.c': STORED,
+      'threshold.c': DEFLATED,
+      'threshold.png': STORED,
+    });
+    for (const entry of entries) expect(entry.data.equals(files[entry.name] as Buffer)).toBe(true);
   });
 
   it.each<ArchiveLayout>(['prefixed', 'flat'])(
@@ -210,8 +228,12 @@ describe('zipStream', () => {
     const open = async ({ path }: ManifestFile): Promise<Readable> => {
       const data = FILES[path] ?? Buffer.alloc(0);
       if (path !== 'job-config.yml') return Readable.from([data]);
+      // Its first bytes, then the connection breaks, as a socket's read does.
+      let sent = false;
       return new Readable({
         read() {
+          if (sent) return;
+          sent = true;
           this.push(data.subarray(0, 5));
           setImmediate(() => this.destroy(new Error('ECONNRESET mid-read')));
         },
