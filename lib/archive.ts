@@ -148,6 +148,28 @@ function readWhole(source: Readable, file: ManifestFile): Promise<Buffer> {
 }
 
 /**
+ * Runs `next` once archiver's own output buffer (its `highWaterMark`, 1 MiB) is no longer full, that is, once its
+ * consumer takes what it writes. Checked again whenever data leaves archiver.
+ */
+function whenNotBackedUp(zip: ZipArchive, next: () => void): void {
+  if (zip.readableLength < zip.readableHighWaterMark) {
+    next();
+    return;
+  }
+  const check = (): void => {
+    if (zip.readableLength >= zip.readableHighWaterMark) return;
+    zip.off('data', check);
+    zip.off('close', stop);
+    next();
+  };
+  const stop = (): void => {
+    zip.off('data', check);
+  };
+  zip.on('data', check);
+  zip.once('close', stop);
+}
+
+/**
  * How many files are opened ahead of the zip writer. Each S3 GET waits for its first byte (tens of milliseconds
  * in AWS); opening the next few while the current one streams hides that wait for submissions of many small files.
  * An opened stream holds only its socket and one buffer, so memory stays flat.
@@ -217,13 +239,17 @@ export function zipStream(
         return;
       }
       current = source;
-      zip.once('entry', () => append(index + 1));
       if (file.size <= WHOLE_ENTRY_MAX_BYTES) {
+        // archiver takes a Buffer at once, whatever its consumer does (compress-commons writes a stored one without
+        // waiting), so the next file is read only once archiver's output is no longer backed up: a slow upload must
+        // not leave every small file of a submission waiting in memory.
+        zip.once('entry', () => whenNotBackedUp(zip, () => append(index + 1)));
         readWhole(source, file).then((data) => {
           if (!output.destroyed) zip.append(data, entryData(manifest, file, layout));
         }, fail);
         return;
       }
+      zip.once('entry', () => append(index + 1));
       const checked = exactly(file.size, file.path);
       // A source that fails mid-read must fail the archive, not leave the writer waiting. (Two listeners and a
       // pipe, not stream.pipeline: that makes an AbortController per file and, when done, a DOMException.)

@@ -196,6 +196,39 @@ describe('zipStream', () => {
     },
   );
 
+  it('reads small files no further ahead of a slow reader than about one archiver buffer', async () => {
+    // archiver takes a file handed over whole at once; without waiting for its output to drain, a slow upload would
+    // leave every small file of a submission waiting in memory (here 8 MiB of stored files).
+    const size = 16 * 1024;
+    const files = Array.from({ length: 512 }, (_, i) => ({ path: `f${i}.png`, size, etag: '"e"' }));
+    let read = 0;
+    let taken = 0;
+    let mostAhead = 0;
+    const zip = zipStream(makeManifest('s1', files), 'flat', async () => {
+      const source = Readable.from([Buffer.alloc(size, 1)]);
+      source.on('end', () => {
+        read += size;
+        mostAhead = Math.max(mostAhead, read - taken);
+      });
+      return source;
+    });
+    await new Promise<void>((resolve, reject) => {
+      zip.on('error', reject);
+      zip.on('end', resolve);
+      zip.pause();
+      // 16 KiB per timer tick: far slower than files come from memory.
+      const takeSome = (): void => {
+        const chunk: Buffer | null = zip.read(16 * 1024) ?? zip.read();
+        if (chunk) taken += chunk.length;
+        if (!zip.readableEnded) setTimeout(takeSome, 1);
+      };
+      zip.on('readable', () => undefined);
+      takeSome();
+    });
+    expect(read).toBe(files.length * size);
+    expect(mostAhead).toBeLessThan(3 * 1024 * 1024);
+  });
+
   it('builds an empty but valid zip for a manifest without files', async () => {
     const zip = await build(makeManifest('s1', []), 'prefixed', async () => {
       throw new Error('nothing to open');
