@@ -18,6 +18,11 @@ export function encodeEventKey(key: string): string {
 export interface S3EventDispatcher {
   /** Delivers s3rver's event to the matching handlers. */
   dispatch(event: { Records?: S3EventRecord[] }): void;
+  /**
+   * Whether a record of this event and (raw) key would reach a handler. Most writes notify nothing (only manifests
+   * do, serverless.yml), so the folder store's events are made into records only when one would.
+   */
+  wants(eventName: string, key: string): boolean;
   /** Resolves when every delivery started so far has finished. */
   idle(): Promise<void>;
 }
@@ -33,13 +38,15 @@ export function createS3EventDispatcher(
   }
   const inFlight = new Set<Promise<void>>();
   return {
+    wants(eventName, key) {
+      const name = s3EventName(eventName);
+      return triggers.some((trigger) => triggerMatches(trigger, name, key));
+    },
     dispatch(event) {
       for (const record of event.Records ?? []) {
         const key = record.s3?.object?.key;
         if (typeof key !== 'string') continue;
-        // s3rver names multipart completion `ObjectCreated:Post`; S3 says `CompleteMultipartUpload`.
-        const eventName =
-          record.eventName === 'ObjectCreated:Post' ? 'ObjectCreated:CompleteMultipartUpload' : record.eventName;
+        const eventName = s3EventName(record.eventName);
         for (const trigger of triggers) {
           if (!triggerMatches(trigger, eventName, key)) continue;
           const delivered: S3EventRecord = {
@@ -59,6 +66,11 @@ export function createS3EventDispatcher(
       while (inFlight.size > 0) await Promise.allSettled([...inFlight]);
     },
   };
+}
+
+/** s3rver names multipart completion `ObjectCreated:Post`; S3 says `CompleteMultipartUpload`. */
+function s3EventName(eventName: string): string {
+  return eventName === 'ObjectCreated:Post' ? 'ObjectCreated:CompleteMultipartUpload' : eventName;
 }
 
 /**

@@ -91,9 +91,11 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
   // (LocalStack without Lambda) sends none, and archives are then built on their first GET.
   const notifications = createS3EventDispatcher(loadS3Triggers(serverlessYml), s3Handlers);
   const region = env.AWS_REGION;
-  folderStore?.on('created', (event: ObjectCreated) =>
-    notifications.dispatch({ Records: [objectCreatedRecord(bucket, region, event)] }),
-  );
+  folderStore?.on('created', (event: ObjectCreated) => {
+    if (notifications.wants(event.eventName, event.key)) {
+      notifications.dispatch({ Records: [objectCreatedRecord(bucket, region, event)] });
+    }
+  });
   try {
     await new Promise<void>((done, fail) => {
       server.once('error', fail);

@@ -155,6 +155,21 @@ describe('the local S3 event dispatcher with the trigger of serverless.yml', () 
     ]);
   });
 
+  it('wants exactly the events it would deliver (s3rver’s Post included), so others need no record at all', () => {
+    const dispatcher = dispatcherWith(async () => undefined);
+    expect(
+      [
+        ['ObjectCreated:Put', 'manifests/a.json'],
+        ['ObjectCreated:Post', 'manifests/b.json'],
+        ['ObjectCreated:Copy', 'manifests/c d.json'],
+        ['ObjectCreated:Put', 'submissions/a/main.json'],
+        ['ObjectCreated:Put', 'submission_archives/a.zip'],
+        ['ObjectCreated:Put', 'manifests/a.json.tmp'],
+        ['ObjectRemoved:Delete', 'manifests/a.json'],
+      ].map(([eventName, key]) => dispatcher.wants(eventName as string, key as string)),
+    ).toEqual([true, true, true, false, false, false, false]);
+  });
+
   it('does not let a failing handler escape, and idle() waits for slow ones', async () => {
     let finished = 0;
     const dispatcher = dispatcherWith(async (event) => {
