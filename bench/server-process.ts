@@ -67,9 +67,10 @@ export async function startServerProcess(options: ServerProcessOptions): Promise
       logLevel: 'warning',
     });
   }
-  // `node --import tsx` rather than the tsx CLI: the CLI runs the script in a second process, and the pid whose
-  // memory we read must be the server's own.
-  const entry = options.bundled ? [BUNDLE] : ['--import', 'tsx', join(root, 'lib/local/main.ts')];
+  // `node --require tsx/cjs`, as `npm start` runs it (package.json; its ESM loader, `--import tsx`, costs a loader
+  // thread of about 25 MB per process), rather than the tsx CLI: the CLI runs the script in a second process, and
+  // the pid whose memory we read must be the server's own.
+  const entry = options.bundled ? [BUNDLE] : ['--require', 'tsx/cjs', join(root, 'lib/local/main.ts')];
   const child = spawn(
     process.execPath,
     [

@@ -2,7 +2,8 @@
  * `npm start`: the fileserver on http://127.0.0.1:9999 over the folder store (docs/embedded-store.md), or over the
  * S3 endpoint in S3_ENDPOINT; in one process (`--workers 1`) or in several (lib/local/cluster.ts). This module only
  * reads the options: the server (lib/local/serve.ts) is loaded where it runs, so a primary of several workers stays
- * small.
+ * small. Loaded with `require`, which tsx's CommonJS hook (`npm start`: `node --require tsx/cjs`) compiles; its
+ * ESM loader (`--import tsx`) costs each process a loader thread of about 25 MB (docs/embedded-store.md).
  */
 import cluster from 'node:cluster';
 import { readFileSync } from 'node:fs';
@@ -90,13 +91,13 @@ async function main(): Promise<void> {
   const serveOptions = { host: values.host, port, directory: values.directory, fsync: values.fsync };
 
   if (cluster.isWorker) {
-    const { runWorker } = await import('./serve');
+    const { runWorker } = require('./serve') as typeof import('./serve');
     await runWorker({ ...serveOptions, workerOf: process.ppid });
     return;
   }
   const workers = workerCount(values.workers);
   if (workers > 1) {
-    const { runPrimary } = await import('./cluster');
+    const { runPrimary } = require('./cluster') as typeof import('./cluster');
     await runPrimary({
       workers,
       directory: values.directory,
@@ -106,8 +107,8 @@ async function main(): Promise<void> {
     });
     return;
   }
-  const { serve } = await import('./serve');
-  const { startLines } = await import('./start-lines');
+  const { serve } = require('./serve') as typeof import('./serve');
+  const { startLines } = require('./start-lines') as typeof import('./start-lines');
   const stack = await serve(serveOptions);
   const lines = startLines({
     url: stack.url,

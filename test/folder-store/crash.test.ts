@@ -51,8 +51,8 @@ async function startServer(workers: number): Promise<Server> {
   const child = spawn(
     process.execPath,
     [
-      '--import',
-      'tsx',
+      '--require',
+      'tsx/cjs',
       join(root, 'lib/local/main.ts'),
       '--port',
       '0',

@@ -64,18 +64,22 @@ interface Server {
 
 /** `npm start --workers N` as its own process (no tsx wrapper: the pid is the primary's), logging every request. */
 async function startServer(args: string[]): Promise<Server> {
-  const child = spawn(process.execPath, ['--import', 'tsx', join(root, 'lib/local/main.ts'), '--port', '0', ...args], {
-    cwd: root,
-    env: {
-      ...process.env,
-      NODE_OPTIONS: '--openssl-legacy-provider',
-      LOG_LEVEL: 'info',
-      S3_ENDPOINT: '',
-      BUCKET: '',
-      FILESERVER_WORKERS: '',
+  const child = spawn(
+    process.execPath,
+    ['--require', 'tsx/cjs', join(root, 'lib/local/main.ts'), '--port', '0', ...args],
+    {
+      cwd: root,
+      env: {
+        ...process.env,
+        NODE_OPTIONS: '--openssl-legacy-provider',
+        LOG_LEVEL: 'info',
+        S3_ENDPOINT: '',
+        BUCKET: '',
+        FILESERVER_WORKERS: '',
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
     },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  );
   started.push(child);
   let output = '';
   child.stdout?.on('data', (chunk: Buffer) => {
@@ -287,7 +291,7 @@ describe('npm start --workers 2, stopped', () => {
   it('refuses a worker count it cannot serve with', async () => {
     const child = spawn(
       process.execPath,
-      ['--import', 'tsx', join(root, 'lib/local/main.ts'), '--port', '0', '--workers', '0'],
+      ['--require', 'tsx/cjs', join(root, 'lib/local/main.ts'), '--port', '0', '--workers', '0'],
       { cwd: root, env: { ...process.env, S3_ENDPOINT: '' }, stdio: ['ignore', 'pipe', 'pipe'] },
     );
     started.push(child);

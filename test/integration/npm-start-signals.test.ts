@@ -1,8 +1,8 @@
 /**
  * `npm start` stopped as a supervisor or a shell stops it: SIGTERM or SIGINT sent to the npm process itself (not to
  * the server behind it). npm forwards both signals to the script's process, so the script must be one process that
- * handles them (`exec node --import tsx …`): a chain of shells and loaders left the server running and its temporary
- * folder behind (docs/development.md, "Pitfalls of the toolchain").
+ * handles them (`exec node --require tsx/cjs …`): a chain of shells and loaders left the server running and its
+ * temporary folder behind (docs/development.md, "Pitfalls of the toolchain").
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
