@@ -14,8 +14,8 @@ export interface Setting {
 
 /**
  * `npm start`'s processes by default (`--workers`, FILESERVER_WORKERS): one. Measured on this 2-core machine with the
- * bench's load generator on the same cores, two workers served no more requests/s, cost more CPU per request, and
- * took the server's memory past the 300 MB target (docs/embedded-store.md, "Several processes").
+ * bench's load generator on the same cores, two workers served no more requests/s on most workloads, cost more CPU
+ * per request, and twice the memory (docs/embedded-store.md, "Several processes").
  */
 export const DEFAULT_WORKERS = 1;
 
