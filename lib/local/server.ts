@@ -81,7 +81,7 @@ export function createLocalServer(options: LocalServerOptions): Server {
     // How often Node checks those timeouts (default 30 s, which would stretch a short one).
     connectionsCheckingInterval: Math.min(requestTimeout, 1_000),
   };
-  const decodedBodies = new ByteLru<Buffer, StableBody>(DECODED_BODIES_BYTES, DECODED_BODIES_BYTES);
+  const decodedBodies = new ByteLru<DecodedBody, StableBody>(DECODED_BODIES_BYTES, DECODED_BODIES_BYTES);
   const server = createServer(serverOptions, (req, res) => {
     const store = options.store;
     if (store?.owns(pathOf(req.url ?? '/'))) {
@@ -176,7 +176,7 @@ function logOwnAnswer(req: IncomingMessage, status: number, code: string): void 
 
 async function handle(
   options: LocalServerOptions,
-  decodedBodies: ByteLru<Buffer, StableBody>,
+  decodedBodies: ByteLru<DecodedBody, StableBody>,
   req: IncomingMessage,
   res: ServerResponse,
 ): Promise<void> {
@@ -360,15 +360,22 @@ function lambdaContext(functionName: string): Context {
  * The decoded bytes of stable answer bodies (cached exercise files, lib/body-bytes.ts) kept by the local server:
  * decoding 1 MiB of base64 into a fresh buffer for every answer, and collecting those buffers, was most of its CPU
  * time on cache hits of large files (`npm run bench -- --profile --workload exercise-1m`). Bounded apart from the
- * exercise cache, which holds the base64 (EXERCISE_CACHE_BYTES).
+ * exercise cache (EXERCISE_CACHE_BYTES), counting the base64 string that each entry's key keeps alive too, which
+ * is more than the entry adds while the exercise cache holds the same string.
  */
 const DECODED_BODIES_BYTES = 32 * 1024 * 1024;
+
+interface DecodedBody {
+  bytes: Buffer;
+  /** The bytes and their base64 source: what the entry keeps in memory at most. */
+  byteLength: number;
+}
 
 function writeAnswer(
   req: IncomingMessage,
   res: ServerResponse,
   answer: APIGatewayProxyResult,
-  decodedBodies: ByteLru<Buffer, StableBody>,
+  decodedBodies: ByteLru<DecodedBody, StableBody>,
 ): void {
   // HEAD keeps the handler's Content-Length (GET's length). A 304 has no content, and a Content-Length on it must
   // be the 200's or absent (RFC 9110 §8.6, §15.4.5), so it keeps the handler's headers, which carry none.
@@ -391,21 +398,20 @@ function isContentLength(name: string): boolean {
   return name.length === 14 && name.toLowerCase() === 'content-length';
 }
 
-function answerBody(answer: APIGatewayProxyResult, decodedBodies: ByteLru<Buffer, StableBody>): Buffer {
+function answerBody(answer: APIGatewayProxyResult, decodedBodies: ByteLru<DecodedBody, StableBody>): Buffer {
   if (!answer.isBase64Encoded) return Buffer.from(answer.body ?? '', 'utf8');
   const stable = stableBodyOf(answer);
   if (!stable) return Buffer.from(answer.body, 'base64');
-  let bytes = decodedBodies.get(stable);
-  if (!bytes) {
-    bytes = Buffer.from(answer.body, 'base64');
-    if (bytes.buffer.byteLength !== bytes.length) {
-      // A small one is a slice of Node's shared buffer pool, which a kept slice would hold on to whole.
-      const own = Buffer.allocUnsafeSlow(bytes.length);
-      bytes.copy(own);
-      bytes = own;
-    }
-    decodedBodies.set(stable, bytes);
+  const kept = decodedBodies.get(stable);
+  if (kept) return kept.bytes;
+  let bytes = Buffer.from(answer.body, 'base64');
+  if (bytes.buffer.byteLength !== bytes.length) {
+    // A small one is a slice of Node's shared buffer pool, which a kept slice would hold on to whole.
+    const own = Buffer.allocUnsafeSlow(bytes.length);
+    bytes.copy(own);
+    bytes = own;
   }
+  decodedBodies.set(stable, { bytes, byteLength: bytes.length + answer.body.length });
   return bytes;
 }
 

@@ -141,6 +141,18 @@ describe('the local server with its own handlers', () => {
     }
   });
 
+  it('serves each stable body as its own bytes when there are more than the server keeps decoded', async () => {
+    // 20 sources of 1 MiB: more than the 32 MiB of bytes and base64 that the server keeps, so entries are evicted.
+    const contents = Array.from({ length: 20 }, () => randomBytes(1024 * 1024));
+    const sources = contents.map((bytes): StableBody => ({ base64: bytes.toString('base64') }));
+    for (let round = 0; round < 2; round++) {
+      for (const [i, source] of sources.entries()) {
+        next = () => markStableBody({ statusCode: 200, body: source.base64 as string, isBase64Encoded: true }, source);
+        expect((await send(url, 'GET', '/answer')).body.equals(contents[i] as Buffer)).toBe(true);
+      }
+    }
+  });
+
   it('serves what an answer carries, not what its source was decoded to, once the body differs', async () => {
     const kept = randomBytes(50_000);
     const source: StableBody = { base64: kept.toString('base64') };
