@@ -3,7 +3,7 @@
  * upload"). It is the single input of the archive: same manifest, same archive bytes. Its digest, kept in the
  * archive's metadata, tells whether an archive is current.
  */
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import { BadRequestError } from './errors';
 import { isSubmissionFileKey, validateSubmissionPath } from './keys';
 
@@ -96,9 +96,12 @@ export function serializeManifest(manifest: Manifest): string {
   });
 }
 
-/** sha256 of the canonical serialisation: equal digests mean equal archives. */
+/**
+ * sha256 of the canonical serialisation: equal digests mean equal archives. One-shot `crypto.hash` (Node ≥ 20.12),
+ * half the cost of a `createHash` object: every archive GET computes it to see whether the archive is current.
+ */
 export function manifestDigest(manifest: Manifest): string {
-  return createHash('sha256').update(serializeManifest(manifest)).digest('hex');
+  return hash('sha256', serializeManifest(manifest), 'hex');
 }
 
 /** Parses a stored manifest, distrusting its shape (it may have been written by an older or foreign version). */
