@@ -262,9 +262,10 @@ describe('no valid input stops the process', () => {
     const name = `${freshName('full')}.zip`;
     expect((await send(stack.url, 'PUT', `/results/${name}`, { body: Buffer.from('previous') })).status).toBe(200);
     // The file system's ENOSPC, injected where write(2) returns it (a real full disk needs privileges here).
-    const restore = await fillTheDisk('once');
+    const refused = randomBytes(1000);
+    const restore = await fillTheDisk('once', refused);
     try {
-      const answer = await send(stack.url, 'PUT', `/results/${name}`, { body: randomBytes(1000) });
+      const answer = await send(stack.url, 'PUT', `/results/${name}`, { body: refused });
       expect(answer.status).toBe(507);
       expect(answer.json<{ error: { code: string } }>().error.code).toBe('storage-full');
     } finally {

@@ -13,8 +13,11 @@ import { join } from 'node:path';
 const enospc = (): Error =>
   Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC', errno: -28 });
 
-/** Fails the next write (`once`) or every write until the returned function is called. */
-export async function fillTheDisk(how: 'once' | 'until-restored'): Promise<() => void> {
+/**
+ * Fails the next write (`once`) or every write until the returned function is called. With `of`, only a write of
+ * those bytes fails: a test's own write, not one that a request of an earlier test still has in flight on the server.
+ */
+export async function fillTheDisk(how: 'once' | 'until-restored', of?: Buffer): Promise<() => void> {
   const probePath = join(tmpdir(), `full-disk-probe-${process.pid}`);
   const probe = await open(probePath, 'w');
   const prototype = Object.getPrototypeOf(probe) as { write: (...args: unknown[]) => Promise<unknown> };
@@ -24,16 +27,18 @@ export async function fillTheDisk(how: 'once' | 'until-restored'): Promise<() =>
   const originalSync = fs.writevSync;
   // With `once`, one write fails, whichever of the two calls makes it; the next ones are written.
   let failed = false;
-  const fail = (): boolean => {
+  const fail = (written: readonly Buffer[]): boolean => {
+    if (of !== undefined && !written.some((chunk) => chunk.includes(of))) return false;
     if (how === 'once' && failed) return false;
     failed = true;
     return true;
   };
   const asyncWrite = jest.spyOn(prototype, 'write').mockImplementation(function (this: unknown, ...args: unknown[]) {
-    return fail() ? Promise.reject(enospc()) : originalAsync.apply(this, args);
+    return fail(args.filter(Buffer.isBuffer)) ? Promise.reject(enospc()) : originalAsync.apply(this, args);
   });
   const syncWrite = jest.spyOn(fs, 'writevSync').mockImplementation((...args: Parameters<typeof fs.writevSync>) => {
-    if (fail()) throw enospc();
+    const [, buffers] = args;
+    if (fail(buffers.filter(Buffer.isBuffer))) throw enospc();
     return originalSync(...args);
   });
   return () => {
