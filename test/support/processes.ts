@@ -15,8 +15,8 @@ export function alive(pid: number): boolean {
   }
 }
 
-/** The running `npm start` processes directly below `pid`: the workers of a primary (lib/local/cluster.ts). */
-export function workersOf(pid: number): number[] {
+/** The processes directly below `pid`, from /proc/<pid>/task/<tid>/children; a gone process has none. */
+export function childrenOf(pid: number): number[] {
   const found: number[] = [];
   let tasks: string[] = [];
   try {
@@ -25,21 +25,28 @@ export function workersOf(pid: number): number[] {
     return found;
   }
   for (const task of tasks) {
-    let children: string[] = [];
     try {
-      children = readFileSync(`/proc/${pid}/task/${task}/children`, 'utf8').split(' ').filter(Boolean);
-    } catch {
-      continue;
-    }
-    for (const child of children.map(Number)) {
-      let command: string[] = [];
-      try {
-        command = readFileSync(`/proc/${child}/cmdline`, 'utf8').split('\0');
-      } catch {
-        continue;
-      }
-      if (command.some((arg) => arg.endsWith('lib/local/main.ts')) && alive(child)) found.push(child);
-    }
+      const children = readFileSync(`/proc/${pid}/task/${task}/children`, 'utf8').split(' ').filter(Boolean);
+      found.push(...children.map(Number));
+    } catch {}
   }
   return found;
+}
+
+/** Every process below `pid`, depth first. */
+export function descendants(pid: number): number[] {
+  return childrenOf(pid).flatMap((child) => [child, ...descendants(child)]);
+}
+
+/** The running `npm start` processes directly below `pid`: the workers of a primary (lib/local/cluster.ts). */
+export function workersOf(pid: number): number[] {
+  return childrenOf(pid).filter((child) => {
+    let command: string[] = [];
+    try {
+      command = readFileSync(`/proc/${child}/cmdline`, 'utf8').split('\0');
+    } catch {
+      return false;
+    }
+    return command.some((arg) => arg.endsWith('lib/local/main.ts')) && alive(child);
+  });
 }
