@@ -3,8 +3,8 @@
  * Usage (from bench/archive.ts): tsx bench/archive-build.ts <submission id>; S3 settings from the environment.
  */
 import { readFileSync } from 'node:fs';
-import { archiveCurrentManifest } from '../lib/archiver';
 import { config } from '../lib/config';
+import { archiveCurrentManifest } from '../lib/fileserver/archive-refresh';
 
 function peakRssBytes(): number {
   const match = /VmHWM:\s+(\d+) kB/.exec(readFileSync('/proc/self/status', 'utf8'));

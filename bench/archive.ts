@@ -24,11 +24,11 @@ import { Upload } from '@aws-sdk/lib-storage';
 import type { S3EventRecord } from 'aws-lambda';
 import { build } from 'esbuild';
 import { parse } from 'yaml';
-import { mapWithLimit } from '../lib/concurrency';
-import { archiveKey, manifestKey, submissionFileKey } from '../lib/keys';
-import { EMBEDDED_S3_CREDENTIALS, startEmbeddedS3 } from '../lib/local/embedded-s3';
+import { archiveKey, manifestKey, submissionFileKey } from '../lib/fileserver/keys';
+import { type ManifestFile, makeManifest, serializeManifest } from '../lib/fileserver/manifest';
 import { type LocalStack, startLocalStack } from '../lib/local/stack';
-import { type ManifestFile, makeManifest, serializeManifest } from '../lib/manifest';
+import { mapWithLimit } from '../lib/util/concurrency';
+import { EMBEDDED_S3_CREDENTIALS, startEmbeddedS3 } from '../test/support/embedded-s3';
 import { send } from '../test/support/http';
 import { multipart } from '../test/support/multipart';
 

@@ -19,7 +19,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
-import { EMBEDDED_S3_CREDENTIALS, startEmbeddedS3 } from '../lib/local/embedded-s3';
+import { EMBEDDED_S3_CREDENTIALS, startEmbeddedS3 } from '../test/support/embedded-s3';
 import { positive } from './options';
 
 const KiB = 1024;

@@ -12,7 +12,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { mapWithLimit } from '../lib/concurrency';
+import { mapWithLimit } from '../lib/util/concurrency';
 import { readZip } from '../test/support/zip';
 import { waitUntilIdle } from './cpu';
 import { type LoadFigures, runLoad } from './load';

@@ -4,7 +4,7 @@
  * manifests (1 KiB), one at a time and 16 at once, with `--fsync` off and on; then reads (GET with its bytes, HEAD,
  * a missing key) of 1 KiB, 100 KiB and 1 MiB objects. Each row gives the rate, the latency and the process's CPU
  * time (user + system, every thread) per operation: on a machine shared with other work the CPU figure moves least.
- * Last, what a worker's cross-process key lock (`npm start --workers N`, lib/folder-store/key-lock.ts) adds to a
+ * Last, what a worker's cross-process key lock (`npm start --workers N`, lib/storage/folder-store/key-lock.ts) adds to a
  * write: 1 KiB writes with the store opened alone and as a worker (--locks-only: just that).
  *
  *   npm run bench:store [-- --count 400 --directory /var/tmp --locks-only]
@@ -14,9 +14,9 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { takeFolder } from '../lib/folder-store/folder';
-import { FolderStore } from '../lib/folder-store/folder-store';
-import { FileKeyLocks, KeyLocks } from '../lib/folder-store/key-lock';
+import { takeFolder } from '../lib/storage/folder-store/folder';
+import { FolderStore } from '../lib/storage/folder-store/folder-store';
+import { FileKeyLocks, KeyLocks } from '../lib/storage/folder-store/key-lock';
 
 const { values } = parseArgs({
   options: {

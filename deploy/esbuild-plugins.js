@@ -26,8 +26,8 @@ const ownSourcesOnly = {
 };
 
 /**
- * esbuild names sources relative to its build folder (`../../../lib/archive.ts` from `.esbuild/.build/functions/`);
- * relative to the map's place in the zip instead (`../lib/archive.ts` from `functions/`), a stack trace in Lambda
+ * esbuild names sources relative to its build folder (`../lib/fileserver/archive-zip.ts` from `.esbuild/.build/functions/`);
+ * relative to the map's place in the zip instead (`../lib/fileserver/archive-zip.ts` from `functions/`), a stack trace in Lambda
  * reads `/var/task/lib/archive.ts:136`, the path of the file in this repository.
  */
 function asInPackage(mapFile, source) {

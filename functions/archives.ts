@@ -1,11 +1,13 @@
 /** GET/HEAD /submission_archives/{name} where name is `<id>.zip` (docs/protocol.md §2–3). */
-import { bringArchiveUpToDate } from '../lib/archiver';
+
 import { config } from '../lib/config';
 import { NotFoundError } from '../lib/errors';
-import { httpHandler, type RouteMethod } from '../lib/handler';
-import { discardRead, param, readForServe, serveObject } from '../lib/http';
-import { REVALIDATE } from '../lib/http-semantics';
-import { archiveKey, parseArchiveName } from '../lib/keys';
+import { bringArchiveUpToDate } from '../lib/fileserver/archive-refresh';
+import { archiveKey, parseArchiveName } from '../lib/fileserver/keys';
+import { httpHandler, type RouteMethod } from '../lib/http/handler';
+import { param } from '../lib/http/request';
+import { REVALIDATE } from '../lib/http/semantics';
+import { discardRead, readForServe, serveObject } from '../lib/http/serve-object';
 
 const serve: RouteMethod = async (request) => {
   const id = parseArchiveName(param(request, 'name'));

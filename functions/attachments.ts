@@ -1,10 +1,11 @@
 /** PUT/GET/HEAD /attachments/{id} (docs/protocol.md §2): kept for completeness; no known client. */
 import { NotFoundError } from '../lib/errors';
-import { httpHandler, type RouteMethod } from '../lib/handler';
-import { json, param, serveObject } from '../lib/http';
-import { REVALIDATE } from '../lib/http-semantics';
-import { attachmentKey, validateId } from '../lib/keys';
-import { putObject } from '../lib/storage';
+import { attachmentKey, validateId } from '../lib/fileserver/keys';
+import { httpHandler, type RouteMethod } from '../lib/http/handler';
+import { json, param } from '../lib/http/request';
+import { REVALIDATE } from '../lib/http/semantics';
+import { serveObject } from '../lib/http/serve-object';
+import { putObject } from '../lib/storage/store';
 
 const serve: RouteMethod = async (request) => {
   const id = validateId(param(request, 'id'), 'attachment id');

@@ -1,18 +1,21 @@
 /** POST /exercises, POST /tasks, GET/HEAD /exercises/{hash}, GET/HEAD /tasks/{hash} (docs/protocol.md §2, §4). */
 
-import { base64Length } from '../lib/body-bytes';
 import { config } from '../lib/config';
 import { NotFoundError } from '../lib/errors';
-import { storeExerciseFiles } from '../lib/exercises';
-import { httpHandler, type RouteMethod } from '../lib/handler';
-import { type CachedObject, json, param, serveObject } from '../lib/http';
-import { IMMUTABLE } from '../lib/http-semantics';
-import { parseSha1, taskKey } from '../lib/keys';
-import { ByteLru } from '../lib/lru';
+import { storeExerciseFiles } from '../lib/fileserver/exercises';
+import { parseSha1, taskKey } from '../lib/fileserver/keys';
+import { base64Length } from '../lib/http/body-bytes';
+import { httpHandler, type RouteMethod } from '../lib/http/handler';
+import { parseFileParts } from '../lib/http/multipart';
+import { json, param } from '../lib/http/request';
+import { IMMUTABLE } from '../lib/http/semantics';
+import { type CachedObject, serveObject } from '../lib/http/serve-object';
+import { ByteLru } from '../lib/util/lru';
 
 /** The collection: uploads. */
 export const upload = httpHandler('exercises', {
-  POST: async (request) => json(200, await storeExerciseFiles(request.header('content-type'), request.body)),
+  POST: async (request) =>
+    json(200, await storeExerciseFiles(await parseFileParts(request.header('content-type'), request.body))),
 });
 
 let cache: ByteLru<CachedObject> | undefined;
@@ -25,7 +28,7 @@ let cache: ByteLru<CachedObject> | undefined;
 function exerciseCache(): ByteLru<CachedObject> | undefined {
   const { exerciseCacheBytes, inlineLimitBytes } = config();
   if (exerciseCacheBytes === 0) return undefined;
-  // Entries are kept base64-encoded (lib/http.ts), so the largest inline file takes 4/3 of its size.
+  // Entries are kept base64-encoded (lib/http/serve-object.ts), so the largest inline file takes 4/3 of its size.
   cache ??= new ByteLru<CachedObject>(exerciseCacheBytes, base64Length(inlineLimitBytes));
   return cache;
 }

@@ -4,7 +4,7 @@
  * follow every import.
  */
 import type { S3Event } from 'aws-lambda';
-import type { LambdaHttpHandler } from '../lib/handler';
+import type { LambdaHttpHandler } from '../lib/http/handler';
 import * as archiver from './archiver';
 import * as archives from './archives';
 import * as attachments from './attachments';

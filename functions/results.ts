@@ -1,11 +1,12 @@
 /** PUT/GET/HEAD /results/{name} (docs/protocol.md §2): result archives that workers upload. */
 import { NotFoundError } from '../lib/errors';
-import { httpHandler, type RouteMethod } from '../lib/handler';
-import { json, param, serveObject } from '../lib/http';
-import { REVALIDATE } from '../lib/http-semantics';
-import { resultKey, validateId } from '../lib/keys';
-import { resultContentType } from '../lib/results';
-import { putObject } from '../lib/storage';
+import { resultKey, validateId } from '../lib/fileserver/keys';
+import { resultContentType } from '../lib/fileserver/results';
+import { httpHandler, type RouteMethod } from '../lib/http/handler';
+import { json, param } from '../lib/http/request';
+import { REVALIDATE } from '../lib/http/semantics';
+import { serveObject } from '../lib/http/serve-object';
+import { putObject } from '../lib/storage/store';
 
 const serve: RouteMethod = async (request) => {
   const name = validateId(param(request, 'name'), 'result name');

@@ -2,9 +2,10 @@
  * GET / (docs/protocol.md §2): service, version, and whether storage answers; 503 when it does not (health checks), with
  * `Retry-After` as every other 503 of the service (RFC 9110 §10.2.3).
  */
-import { httpHandler } from '../lib/handler';
-import { json } from '../lib/http';
-import { status } from '../lib/status';
+
+import { status } from '../lib/fileserver/status';
+import { httpHandler } from '../lib/http/handler';
+import { json } from '../lib/http/request';
 
 /** What a storage outage answers elsewhere too (lib/errors.ts `ServiceUnavailableError`). */
 const RETRY_AFTER_SECONDS = '1';

@@ -1,9 +1,14 @@
 /** POST /submissions/{id} (docs/protocol.md §2). */
-import { httpHandler } from '../lib/handler';
-import { json, param } from '../lib/http';
-import { storeSubmission } from '../lib/submissions';
+
+import { storeSubmission } from '../lib/fileserver/submissions';
+import { httpHandler } from '../lib/http/handler';
+import { parseFileParts } from '../lib/http/multipart';
+import { json, param } from '../lib/http/request';
 
 export const handler = httpHandler('submissions', {
   POST: async (request) =>
-    json(200, await storeSubmission(param(request, 'id'), request.header('content-type'), request.body)),
+    json(
+      200,
+      await storeSubmission(param(request, 'id'), () => parseFileParts(request.header('content-type'), request.body)),
+    ),
 });

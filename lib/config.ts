@@ -48,7 +48,7 @@ export interface Config {
   onDemandBuildMaxFiles: number;
   /**
    * The most files one submission holds, all its POSTs and completions together (docs/protocol.md, "Bounds and bad
-   * input"). At most 10,000, as many as one POST may carry; the manifest's own bound (lib/submission-bounds.ts)
+   * input"). At most 10,000, as many as one POST may carry; the manifest's own bound (lib/fileserver/submission-bounds.ts)
    * holds as well.
    */
   maxSubmissionFiles: number;
@@ -88,7 +88,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   };
 }
 
-/** As many files as one multipart POST may carry (lib/multipart.ts). */
+/** As many files as one multipart POST may carry (lib/http/multipart.ts). */
 const MAX_SUBMISSION_FILES = 10_000;
 
 /** S3 PutObject: one PUT uploads at most 5 GiB (larger objects need a multipart upload). */

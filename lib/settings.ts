@@ -5,6 +5,9 @@
  * checks that every variable the code reads is described here.
  */
 
+/** The bucket of `npm start` and of the operator tool on a folder, when BUCKET is not set. */
+export const LOCAL_BUCKET = 'recodex-fileserver';
+
 export interface Setting {
   /** Environment variables (one, or a pair that belongs together). */
   names: readonly string[];

@@ -1,5 +1,5 @@
 /**
- * `npm start --workers N` (N > 1): a primary that holds the folder store's folder (lib/folder-store/folder.ts) and
+ * `npm start --workers N` (N > 1): a primary that holds the folder store's folder (lib/storage/folder-store/folder.ts) and
  * forks N workers (Node's cluster module), each a whole local stack (lib/local/serve.ts) on the one shared port. The
  * primary serves nothing and loads neither the handlers nor the AWS SDK. What holds across the workers and why is
  * in docs/embedded-store.md, "Several processes".
@@ -15,8 +15,8 @@ import cluster, { type Worker } from 'node:cluster';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { clearKeyLocksOf, releaseFolder, takeFolder } from '../folder-store/folder';
-import { log } from '../log';
+import { clearKeyLocksOf, releaseFolder, takeFolder } from '../storage/folder-store/folder';
+import { log } from '../util/log';
 import type { ReadyMessage } from './serve';
 import { startLines } from './start-lines';
 

@@ -5,7 +5,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { parse } from 'yaml';
-import { dictionary } from '../dictionary';
+import { dictionary } from '../util/dictionary';
 
 export interface Route {
   /** The resource path as API Gateway names it, e.g. `/submissions/{id+}`. */

@@ -4,7 +4,7 @@
  * URL-encoded the way S3 encodes it), asynchronously and without blocking the write that caused them.
  */
 import type { S3Event, S3EventRecord } from 'aws-lambda';
-import { describeError, log } from '../log';
+import { describeError, log } from '../util/log';
 import type { S3Trigger } from './routes';
 import { triggerMatches } from './routes';
 

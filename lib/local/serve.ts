@@ -5,8 +5,8 @@
  */
 import { loadConfig } from '../config';
 import { BucketMissingError } from '../errors';
-import { logEveryLineWith } from '../log';
-import { checkBucket } from '../s3-store';
+import { checkBucket } from '../storage/s3/s3-store';
+import { logEveryLineWith } from '../util/log';
 import { type LocalStack, startLocalStack } from './stack';
 
 export interface ServeOptions {

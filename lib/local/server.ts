@@ -15,11 +15,11 @@ import {
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
-import { base64Length, type StableBody, setRequestBody, stableBodyOf } from '../body-bytes';
-import { dictionary } from '../dictionary';
-import type { LambdaHttpHandler } from '../handler';
-import { describeError, log } from '../log';
-import { ByteLru } from '../lru';
+import { base64Length, type StableBody, setRequestBody, stableBodyOf } from '../http/body-bytes';
+import type { LambdaHttpHandler } from '../http/handler';
+import { dictionary } from '../util/dictionary';
+import { describeError, log } from '../util/log';
+import { ByteLru } from '../util/lru';
 import {
   API_GATEWAY_MAX_BODY_BYTES,
   LAMBDA_MAX_PAYLOAD_BYTES,
@@ -149,7 +149,7 @@ function pathOf(url: string): string {
 
 /**
  * An answer the local server gives itself, as API Gateway would, without calling a handler: logged as a handler's
- * answer is (lib/handler.ts), with the path but never the query (which could carry a presigned signature).
+ * answer is (lib/http/handler.ts), with the path but never the query (which could carry a presigned signature).
  */
 function answerItself(
   req: IncomingMessage,
@@ -216,7 +216,7 @@ async function handle(
     answerItself(req, res, 413, code, message);
     return;
   }
-  // The handler gets the bytes as read, and `body` is their base64 only if something reads it (lib/body-bytes.ts).
+  // The handler gets the bytes as read, and `body` is their base64 only if something reads it (lib/http/body-bytes.ts).
   if (body.length > 0) setRequestBody(event, body);
   const handler = options.handlers[match.route.handler] as LambdaHttpHandler;
   let answer: APIGatewayProxyResult;
@@ -247,7 +247,7 @@ function toEvent(
   match: NonNullable<ReturnType<typeof matchRoute>>,
   stage: string,
 ): APIGatewayProxyEvent {
-  // Keyed by the client's header and query names, which may be `valueOf` or `__proto__` (lib/dictionary.ts); API
+  // Keyed by the client's header and query names, which may be `valueOf` or `__proto__` (lib/util/dictionary.ts); API
   // Gateway's events are parsed JSON, where such a key is a key like any other.
   const headers = dictionary<string>();
   const multiValueHeaders = dictionary<string[]>();
@@ -357,7 +357,7 @@ function lambdaContext(functionName: string): Context {
 }
 
 /**
- * The decoded bytes of stable answer bodies (cached exercise files, lib/body-bytes.ts) kept by the local server:
+ * The decoded bytes of stable answer bodies (cached exercise files, lib/http/body-bytes.ts) kept by the local server:
  * decoding 1 MiB of base64 into a fresh buffer for every answer, and collecting those buffers, was most of its CPU
  * time on cache hits of large files (`npm run bench -- --profile --workload exercise-1m`). Bounded apart from the
  * exercise cache (EXERCISE_CACHE_BYTES), counting the base64 string that each entry's key keeps alive too, which

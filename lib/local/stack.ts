@@ -8,14 +8,13 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { S3EventRecord } from 'aws-lambda';
 import { httpHandlers, s3Handlers } from '../../functions/index';
-import { FolderStore, type ObjectCreated } from '../folder-store/folder-store';
-import { useStore } from '../storage';
+import { LOCAL_BUCKET } from '../settings';
+import { FolderStore, type ObjectCreated } from '../storage/folder-store/folder-store';
+import { useStore } from '../storage/store';
 import { loadRoutes, loadS3Triggers } from './routes';
 import { createS3EventDispatcher, objectCreatedRecord } from './s3-events';
 import { createLocalServer } from './server';
 import { storeEndpoint } from './store-endpoint';
-
-export const DEFAULT_BUCKET = 'recodex-fileserver';
 
 export interface LocalStackOptions {
   host?: string;
@@ -26,7 +25,7 @@ export interface LocalStackOptions {
   fsync?: boolean;
   /**
    * Serve `directory` as one worker of a multi-process `npm start` (lib/local/cluster.ts): the process with this pid
-   * holds the folder and deletes it if temporary; this stack's store joins it (lib/folder-store/folder.ts).
+   * holds the folder and deletes it if temporary; this stack's store joins it (lib/storage/folder-store/folder.ts).
    */
   workerOf?: number;
   /** Environment to read S3_ENDPOINT, BUCKET, credentials etc. from; written back for the handlers. */
@@ -58,7 +57,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
   let folderStore: FolderStore | undefined;
   let directory: string | undefined;
   let temporary = false;
-  env.BUCKET ||= DEFAULT_BUCKET;
+  env.BUCKET ||= LOCAL_BUCKET;
   env.AWS_REGION ||= 'us-east-1';
   const bucket = env.BUCKET;
   const serverlessYml = join(__dirname, '../../serverless.yml');

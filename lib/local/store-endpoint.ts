@@ -1,7 +1,7 @@
 /**
  * The folder store's presigned URLs, answered by the local server itself (docs/embedded-store.md): GET, HEAD and PUT
  * of `/<bucket>/<key>` with a SigV4 query signature, nothing else. What S3 enforces on such a URL is enforced here:
- * the signature (method, key, expiry, signed headers; lib/folder-store/presigned.ts), the signed length, the signed
+ * the signature (method, key, expiry, signed headers; lib/storage/folder-store/presigned.ts), the signed length, the signed
  * SHA-1, write-once (`If-None-Match: *`), and Range on GET. There is no route without a signature: nobody who lacks
  * the store's credentials (kept 0600 in its folder) can read or write it. Errors are S3's XML.
  */
@@ -9,10 +9,10 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { pipeline } from 'node:stream/promises';
 import rangeParser from 'range-parser';
 import { HttpError } from '../errors';
-import { type FolderStore, IncompleteBodyError } from '../folder-store/folder-store';
-import { verifyPresigned } from '../folder-store/presigned';
-import { describeError, log } from '../log';
-import { ChecksumMismatchError, PreconditionFailed } from '../object-store';
+import { type FolderStore, IncompleteBodyError } from '../storage/folder-store/folder-store';
+import { verifyPresigned } from '../storage/folder-store/presigned';
+import { ChecksumMismatchError, PreconditionFailed } from '../storage/object-store';
+import { describeError, log } from '../util/log';
 
 /** S3 PutObject: one PUT uploads at most 5 GiB. */
 const MAX_PUT_BYTES = 5 * 1024 * 1024 * 1024;

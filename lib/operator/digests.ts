@@ -5,7 +5,7 @@
  */
 import { createHash, type Hash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { UPLOAD_PART_SIZE } from '../storage';
+import { UPLOAD_PART_SIZE } from '../storage/store';
 
 export interface FileDigest {
   size: number;

@@ -9,10 +9,10 @@
  * list taken before that moment can name.
  */
 import { readFile } from 'node:fs/promises';
-import { forEachWithLimit } from '../concurrency';
 import { config } from '../config';
-import { PREFIX, parseSha1 } from '../keys';
-import { deleteObject, eachObject } from '../storage';
+import { PREFIX, parseSha1 } from '../fileserver/keys';
+import { deleteObject, eachObject } from '../storage/store';
+import { forEachWithLimit } from '../util/concurrency';
 import { type CommandResult, type Io, reportTarget, type StopSignal } from './io';
 import { formatBytes } from './progress';
 

@@ -7,9 +7,9 @@ import { writeFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { type ArchiveLayout, config, loadConfig } from '../config';
-import { FolderStore } from '../folder-store/folder-store';
-import { DEFAULT_BUCKET } from '../local/stack';
-import { bucketReachable, useStore } from '../storage';
+import { LOCAL_BUCKET } from '../settings';
+import { FolderStore } from '../storage/folder-store/folder-store';
+import { bucketReachable, useStore } from '../storage/store';
 import { gc, KeepListError } from './gc';
 import type { CommandResult, Io, StopSignal } from './io';
 import { migrate } from './migrate';
@@ -70,7 +70,7 @@ export async function runOperator(
     if (values.directory !== undefined) {
       // The folder store of local mode in DIR, as `npm start -- --directory DIR` runs it (docs/embedded-store.md).
       // Its lock admits one process: the tool refuses a folder that a running `npm start` holds.
-      env.BUCKET ||= DEFAULT_BUCKET;
+      env.BUCKET ||= LOCAL_BUCKET;
       delete env.S3_ENDPOINT;
       try {
         folder = await FolderStore.open({ directory: resolve(values.directory), bucket: env.BUCKET });

@@ -1,8 +1,8 @@
 /**
  * `migrate --from DIR`: copies the storage folder of the old fileserver into the bucket, in this service's key
- * layout, through the code the handlers use: lib/keys.ts names and validates every key, exercise files take the
- * create-only write with S3's SHA-1 check (lib/exercises.ts), a submission's files and manifest are written as a
- * POST writes them (lib/submissions.ts), so its archive is built as after a POST (docs/operations.md).
+ * layout, through the code the handlers use: lib/fileserver/keys.ts names and validates every key, exercise files take the
+ * create-only write with S3's SHA-1 check (lib/fileserver/exercises.ts), a submission's files and manifest are written as a
+ * POST writes them (lib/fileserver/submissions.ts), so its archive is built as after a POST (docs/operations.md).
  *
  * Idempotent and resumable: whatever is stored already with the same bytes (by size and ETag, or by hash for
  * exercise files) is skipped, and a submission becomes visible only with its manifest, written after its files, so a
@@ -10,10 +10,9 @@
  */
 import { createReadStream } from 'node:fs';
 import { lstat, readFile } from 'node:fs/promises';
-import { forEachWithLimit } from '../concurrency';
 import { config } from '../config';
 import { HttpError } from '../errors';
-import { putExerciseFile, uploadExerciseFile } from '../exercises';
+import { putExerciseFile, uploadExerciseFile } from '../fileserver/exercises';
 import {
   attachmentKey,
   newRevision,
@@ -24,11 +23,12 @@ import {
   taskKey,
   validateId,
   validateSubmissionPath,
-} from '../keys';
-import type { ManifestFile } from '../manifest';
-import { resultContentType } from '../results';
-import { headObject, PreconditionFailed, putObject, UPLOAD_PART_SIZE, uploadStream } from '../storage';
-import { commitManifest, mergeWithinBounds, readStoredManifest } from '../submissions';
+} from '../fileserver/keys';
+import type { ManifestFile } from '../fileserver/manifest';
+import { resultContentType } from '../fileserver/results';
+import { commitManifest, mergeWithinBounds, readStoredManifest } from '../fileserver/submissions';
+import { headObject, PreconditionFailed, putObject, UPLOAD_PART_SIZE, uploadStream } from '../storage/store';
+import { forEachWithLimit } from '../util/concurrency';
 import { digestBytes, digestFile, type FileDigest, sameContent } from './digests';
 import { type CommandResult, type Io, reportTarget, type StopSignal } from './io';
 import { countFiles, type OldItem, type OldKind, oldItems, submissionFiles } from './old-layout';
@@ -301,7 +301,7 @@ async function migrateObject(item: OldItem, size: number, context: Context): Pro
 
 /**
  * A submission: every path checked by the rules of POST /submissions before anything is written, then its files,
- * then its manifest (lib/submissions.ts `commitManifest`), which makes it visible and triggers its archive. A path
+ * then its manifest (lib/fileserver/submissions.ts `commitManifest`), which makes it visible and triggers its archive. A path
  * this service refuses refuses the whole submission. Files that the bucket already holds with the same bytes (listed
  * in the manifest, or left at their key by a run that was killed before the manifest) are not written again.
  */

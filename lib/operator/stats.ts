@@ -1,13 +1,14 @@
 /**
- * `stats`: what the bucket holds, per key prefix (lib/keys.ts), and the state of the submissions' archives: what the
+ * `stats`: what the bucket holds, per key prefix (lib/fileserver/keys.ts), and the state of the submissions' archives: what the
  * old fileserver's index page counted (files per folder), and more (docs/operations.md, "stats").
  */
-import { isCurrent } from '../archive';
-import { forEachWithLimit } from '../concurrency';
+
 import { type ArchiveLayout, config } from '../config';
-import { archiveKey, PREFIX, submissionIdOfManifestKey } from '../keys';
-import { eachObject, headObject } from '../storage';
-import { readManifest } from '../submissions';
+import { isCurrent } from '../fileserver/archive-zip';
+import { archiveKey, PREFIX, submissionIdOfManifestKey } from '../fileserver/keys';
+import { readManifest } from '../fileserver/submissions';
+import { eachObject, headObject } from '../storage/store';
+import { forEachWithLimit } from '../util/concurrency';
 import { type CommandResult, type Io, reportTarget, type StopSignal } from './io';
 import { formatBytes } from './progress';
 

@@ -4,17 +4,17 @@
  * - every manifest can be read, and every file it lists is stored with the listed size and ETag;
  * - every archive that is present was built from its submission's current manifest, in the configured layout
  *   (the archive's metadata, which is how the service itself decides whether an archive is current).
- * `--repair` builds stale and missing archives with the service's own archive code (lib/archiver.ts); nothing else
+ * `--repair` builds stale and missing archives with the service's own archive code (lib/fileserver/archive-refresh.ts); nothing else
  * is repairable from the bucket alone: a damaged file needs its original (migrate it again from the old folder).
  */
 import { createHash } from 'node:crypto';
-import { isCurrent } from '../archive';
-import { archiveCurrentManifest } from '../archiver';
-import { forEachWithLimit, mapWithLimit } from '../concurrency';
 import { type ArchiveLayout, config } from '../config';
-import { archiveKey, PREFIX, submissionFileKey, submissionIdOfManifestKey } from '../keys';
-import { eachObject, getObject, headObject, type ListedObject } from '../storage';
-import { readStoredManifest } from '../submissions';
+import { archiveCurrentManifest } from '../fileserver/archive-refresh';
+import { isCurrent } from '../fileserver/archive-zip';
+import { archiveKey, PREFIX, submissionFileKey, submissionIdOfManifestKey } from '../fileserver/keys';
+import { readStoredManifest } from '../fileserver/submissions';
+import { eachObject, getObject, headObject, type ListedObject } from '../storage/store';
+import { forEachWithLimit, mapWithLimit } from '../util/concurrency';
 import { type CommandResult, type Io, reportTarget, type StopSignal } from './io';
 import { formatBytes, startProgress } from './progress';
 

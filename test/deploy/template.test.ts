@@ -242,7 +242,7 @@ describe('the functions', () => {
     ['ExerciseDownload', { 's3:GetObject': ['tasks/*'], 's3:PutObject': [] }],
     ['Results', { 's3:GetObject': ['results/*'], 's3:PutObject': ['results/*'] }],
     [
-      // Writes the archive it builds from the request's own bytes (lib/archive.ts).
+      // Writes the archive it builds from the request's own bytes (lib/fileserver/archive-zip.ts).
       'Submissions',
       {
         's3:GetObject': ['manifests/*'],
@@ -251,7 +251,7 @@ describe('the functions', () => {
     ],
     ['Status', { 's3:GetObject': [], 's3:PutObject': [] }],
     [
-      // Writes a stale large submission's manifest again, so that S3 notifies the archiver (lib/archiver.ts).
+      // Writes a stale large submission's manifest again, so that S3 notifies the archiver (lib/fileserver/archive-refresh.ts).
       'Archives',
       {
         's3:GetObject': ['manifests/*', 'submissions/*', 'revisions/*', 'submission_archives/*'],

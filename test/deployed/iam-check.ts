@@ -28,7 +28,7 @@ export const NEEDED_WITHOUT_A_CALL: { fn?: string; match: RegExp; reason: string
     match: /^s3:PutObject arn:aws:s3:::[^/]+\/manifests\/\*$/,
     reason:
       'rewrites the manifest of a large submission whose archive is missing once its build cannot be running any more ' +
-      "(older than the archiver's 15-minute timeout, lib/archiver.ts): a run would have to wait that long",
+      "(older than the archiver's 15-minute timeout, lib/fileserver/archive-refresh.ts): a run would have to wait that long",
   },
 ];
 

@@ -24,7 +24,7 @@ import { SQSClient } from '@aws-sdk/client-sqs';
 import { PutParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
 import { openPromise } from 'yauzl';
-import type { LambdaHttpHandler } from '../../lib/handler';
+import type { LambdaHttpHandler } from '../../lib/http/handler';
 import { routeOf } from '../../lib/local/routes';
 import { createLocalServer } from '../../lib/local/server';
 import { type Packaged, packageService } from '../../scripts/package-service';

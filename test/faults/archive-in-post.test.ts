@@ -1,5 +1,5 @@
 /**
- * The archive a POST builds from its own bytes (lib/submissions.ts, `ARCHIVE_IN_POST_MAX_BYTES`) under S3 faults,
+ * The archive a POST builds from its own bytes (lib/fileserver/submissions.ts, `ARCHIVE_IN_POST_MAX_BYTES`) under S3 faults,
  * injected on the wire by the fault proxy: it is only a saving, so a failed archive write costs the upload nothing
  * (the archive is built later, by a GET or the archiver), and an archive written by a POST that then fails is never
  * served (it names a manifest that was never stored, so it is stale).
@@ -48,7 +48,7 @@ it('a POST whose archive write fails on every attempt still answers 200; the arc
     times: Number.POSITIVE_INFINITY,
   });
   expect((await post(id, FIRST)).status).toBe(200);
-  expect(broken).toHaveLength(3); // every attempt of the SDK (lib/s3.ts)
+  expect(broken).toHaveLength(3); // every attempt of the SDK (lib/storage/s3/s3-client.ts)
   expect(await stack.exists(`manifests/${id}.json`)).toBe(true);
   expect(await stack.exists(`submission_archives/${id}.zip`)).toBe(false);
   stack.proxy.clear();

@@ -176,7 +176,7 @@ describe('multipart bodies that are cut, empty, huge in count or in headers', ()
     tally.expectBytes(got.body, '');
   });
 
-  // 10,000 file parts is the documented limit (README "Limits"; lib/multipart.ts MAX_FILE_PARTS): a request at the
+  // 10,000 file parts is the documented limit (README "Limits"; lib/http/multipart.ts MAX_FILE_PARTS): a request at the
   // limit is served, one more part is refused before anything is stored.
   it('10,000 tiny exercise parts (the limit): 200, every field answered, one object per distinct content', async () => {
     const content = 'tiny\n';

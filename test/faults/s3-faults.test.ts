@@ -3,7 +3,7 @@
  * bodies cut short, injected on the wire by the fault proxy (test/support/fault-proxy.ts) between the handlers and a
  * real S3-compatible server, on a chosen request of a chosen operation. Clients talk real HTTP to the local server.
  *
- * The promises: a failure the SDK's retries (lib/s3.ts: standard mode, 3 attempts, 5 s to the answer) absorb is
+ * The promises: a failure the SDK's retries (lib/storage/s3/s3-client.ts: standard mode, 3 attempts, 5 s to the answer) absorb is
  * invisible; one they do not is a 503 with `Retry-After` and a JSON error; nothing is lost, nothing half-written
  * becomes visible, and nothing is ever served cut short.
  */

@@ -5,9 +5,9 @@
  */
 import { randomBytes } from 'node:crypto';
 import { handler as archiver } from '../../functions/archiver';
-import { EMBEDDED_S3_CREDENTIALS } from '../../lib/local/embedded-s3';
 import { captureLogs, type LogLine } from '../handlers/support/logs';
 import { manifestEvent } from '../handlers/support/s3-events';
+import { EMBEDDED_S3_CREDENTIALS } from '../support/embedded-s3';
 import { file, multipart } from '../support/multipart';
 import { type FaultStack, startFaultStack } from './support/fault-stack';
 import { createTally } from './support/tally';

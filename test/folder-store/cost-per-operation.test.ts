@@ -11,10 +11,14 @@ import { mkdtemp, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
-import { FolderStore, SYNC_READ_MAX_FILE_BYTES, SYNC_WRITE_MAX_FILE_BYTES } from '../../lib/folder-store/folder-store';
-import { objectPath } from '../../lib/folder-store/key-path';
-import { PreconditionFailed } from '../../lib/object-store';
-import { TooLargeToReadError } from '../../lib/streams';
+import {
+  FolderStore,
+  SYNC_READ_MAX_FILE_BYTES,
+  SYNC_WRITE_MAX_FILE_BYTES,
+} from '../../lib/storage/folder-store/folder-store';
+import { objectPath } from '../../lib/storage/folder-store/key-path';
+import { PreconditionFailed } from '../../lib/storage/object-store';
+import { TooLargeToReadError } from '../../lib/util/streams';
 import { thrown } from '../support/thrown';
 
 let root: string;

@@ -1,5 +1,5 @@
 /**
- * The folder store itself (lib/folder-store/folder-store.ts), on a real folder: the S3 rules this service relies on,
+ * The folder store itself (lib/storage/folder-store/folder-store.ts), on a real folder: the S3 rules this service relies on,
  * enforced locally (conditional writes under concurrency, checksums), keys S3 accepts that s3rver could not store,
  * a full disk, readers racing writers, and reopening a folder after a process died.
  */
@@ -9,8 +9,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { InsufficientStorageError } from '../../lib/errors';
-import { FolderStore, SYNC_WRITE_MAX_FILE_BYTES } from '../../lib/folder-store/folder-store';
-import { ChecksumMismatchError, PreconditionFailed } from '../../lib/object-store';
+import { FolderStore, SYNC_WRITE_MAX_FILE_BYTES } from '../../lib/storage/folder-store/folder-store';
+import { ChecksumMismatchError, PreconditionFailed } from '../../lib/storage/object-store';
 import { fillTheDisk } from '../support/full-disk';
 import { thrown } from '../support/thrown';
 

@@ -1,6 +1,6 @@
 import { handler as archiver } from '../../functions/archiver';
 import { handler as archives } from '../../functions/archives';
-import { ARCHIVER_TIMEOUT_MS } from '../../lib/archiver';
+import { ARCHIVER_TIMEOUT_MS } from '../../lib/fileserver/archive-refresh';
 import { readZip } from '../support/zip';
 import { storedBytes, submit } from './support/archives';
 import { bodyBytes, expectError, invoke, loadEvent } from './support/events';

@@ -1,12 +1,12 @@
 /**
  * Archive builds that fail half-way (docs/design.md "Archive on upload"): S3 fails a read in the middle of a
  * build, which a real server cannot be made to do on demand, so a middleware on the handlers' own S3 client
- * (lib/s3.ts) injects the failure. A failed build must reject (so that Lambda retries the event), leave no object
+ * (lib/storage/s3/s3-client.ts) injects the failure. A failed build must reject (so that Lambda retries the event), leave no object
  * at the archive key, abort its multipart upload, and leave nothing behind that breaks the next build.
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { handler as archiver } from '../../functions/archiver';
-import { UPLOAD_PART_SIZE } from '../../lib/storage';
+import { UPLOAD_PART_SIZE } from '../../lib/storage/store';
 import { readZip } from '../support/zip';
 import { storedBytes, submit } from './support/archives';
 import { captureLogs } from './support/logs';

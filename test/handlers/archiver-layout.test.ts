@@ -1,6 +1,7 @@
 import { handler as archiver } from '../../functions/archiver';
-import { buildArchive } from '../../lib/archive';
-import { readManifest, storeSubmission } from '../../lib/submissions';
+import { buildArchive } from '../../lib/fileserver/archive-zip';
+import { readManifest, storeSubmission } from '../../lib/fileserver/submissions';
+import { parseFileParts } from '../../lib/http/multipart';
 import { file, multipart } from '../support/multipart';
 import { readZip } from '../support/zip';
 import { manifestEvent } from './support/s3-events';
@@ -11,7 +12,7 @@ const bucket = useTestStore({ ARCHIVE_LAYOUT: 'flat' });
 
 async function submit(id: string, files: Record<string, string>): Promise<void> {
   const { body, contentType } = multipart(Object.entries(files).map(([path, data]) => file(path, data)));
-  await storeSubmission(id, contentType, body);
+  await storeSubmission(id, () => parseFileParts(contentType, body));
 }
 
 async function storedEntries(id: string) {

@@ -1,14 +1,16 @@
 /**
  * The S3-triggered archiver (functions/archiver.ts, docs/design.md "Archive on upload"): S3 notifications, at
  * least once, unordered, URL-encoded, name a submission whose *current* manifest is then archived (docs/protocol.md
- * §3). Submissions are stored through lib/submissions.ts, as POST /submissions does; the embedded S3 server sends
+ * §3). Submissions are stored through lib/fileserver/submissions.ts, as POST /submissions does; the embedded S3 server sends
  * no notifications here, each test invokes the handler with the events it means to test.
  */
+
 import { createHash } from 'node:crypto';
 import type { S3Event } from 'aws-lambda';
 import { handler as archiver } from '../../functions/archiver';
 import { handler as archives } from '../../functions/archives';
-import { storeSubmission } from '../../lib/submissions';
+import { storeSubmission } from '../../lib/fileserver/submissions';
+import { parseFileParts } from '../../lib/http/multipart';
 import { file, multipart } from '../support/multipart';
 import { readZip } from '../support/zip';
 import { storedBytes, submit } from './support/archives';
@@ -439,7 +441,7 @@ describe('archiver: what the archive holds', () => {
       file('bin/all.bytes', allBytes),
       file('lib/already.zip', allBytes),
     ]);
-    await storeSubmission(id, contentType, body);
+    await storeSubmission(id, () => parseFileParts(contentType, body));
     await expect(archiver(manifestEvent(id))).resolves.toBeUndefined();
     const entries = await readZip(await getBytes(archiveKeyOf(id)));
     expect(entries.map((entry) => [entry.name, entry.data.length, entry.compressionMethod])).toEqual([

@@ -8,7 +8,7 @@ import { download as exerciseDownload, upload as exerciseUpload } from '../../fu
 import { handler as results } from '../../functions/results';
 import { handler as status } from '../../functions/status';
 import { handler as submissions } from '../../functions/submissions';
-import type { LambdaHttpHandler } from '../../lib/handler';
+import type { LambdaHttpHandler } from '../../lib/http/handler';
 import { expectError, FIXTURE_ID, type Fixture, invoke, loadEvent } from './support/events';
 import { useTestStore } from './support/store';
 

@@ -11,7 +11,7 @@ import { handler as results } from '../../functions/results';
 import { handler as status } from '../../functions/status';
 import { handler as submissions } from '../../functions/submissions';
 import { handler as uploads } from '../../functions/uploads';
-import type { LambdaHttpHandler } from '../../lib/handler';
+import type { LambdaHttpHandler } from '../../lib/http/handler';
 import { type EventOverrides, expectError, type Fixture, fixtureBody, invoke, loadEvent } from './support/events';
 import { useTestStore } from './support/store';
 

@@ -4,7 +4,7 @@
  * ranges (200 whole), HEAD parity, and each route's Cache-Control and Content-Disposition.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { IMMUTABLE, REVALIDATE } from '../../lib/http-semantics';
+import { IMMUTABLE, REVALIDATE } from '../../lib/http/semantics';
 import { type RawAnswer, send } from '../support/http';
 import { file, multipart } from '../support/multipart';
 import { startTestStack, type TestStack } from '../support/stack';

@@ -1,5 +1,5 @@
 /**
- * The large-upload route (docs/protocol.md §7, lib/uploads.ts) through real HTTP: presigned URLs from the local server,
+ * The large-upload route (docs/protocol.md §7, lib/fileserver/uploads.ts) through real HTTP: presigned URLs from the local server,
  * bytes PUT straight to the S3 server with exactly the listed headers, then read back through the fileserver's own
  * routes. Auth is on, as in every ReCodEx install; the requests to S3 carry no credentials. Every refused request
  * also proves that storage is unchanged by listing the bucket.

@@ -1,5 +1,5 @@
 /**
- * The bodies the local server hands along without base64 (lib/body-bytes.ts), through real HTTP, the real handlers
+ * The bodies the local server hands along without base64 (lib/http/body-bytes.ts), through real HTTP, the real handlers
  * and storage: exercise files served from the decoded bytes it keeps of cached answers, each as its own bytes, with
  * HEAD, 304 and ranges unchanged; and uploads stored as sent.
  */

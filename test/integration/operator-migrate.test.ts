@@ -6,7 +6,7 @@
  */
 import { rmSync } from 'node:fs';
 import { Readable } from 'node:stream';
-import { HashMismatchError, uploadExerciseFile } from '../../lib/exercises';
+import { HashMismatchError, uploadExerciseFile } from '../../lib/fileserver/exercises';
 import { spyOnS3 } from '../handlers/support/s3-spy';
 import { send } from '../support/http';
 import { file, multipart } from '../support/multipart';

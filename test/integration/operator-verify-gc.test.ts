@@ -4,7 +4,7 @@
  * deletes exactly the unlisted exercise files that are old enough.
  */
 import { rmSync, writeFileSync } from 'node:fs';
-import { MANIFEST_DIGEST_METADATA } from '../../lib/archive';
+import { MANIFEST_DIGEST_METADATA } from '../../lib/fileserver/archive-zip';
 import { gc } from '../../lib/operator/gc';
 import { send } from '../support/http';
 import { makeOldFolder, type OldFolder, runTool, sha1 } from '../support/old-fileserver';

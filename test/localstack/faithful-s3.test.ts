@@ -5,6 +5,7 @@
  *
  * Runs only with S3_ENDPOINT set, in a bucket of its own (BUCKET): the first test turns versioning on for it.
  */
+
 import { createHash, randomBytes } from 'node:crypto';
 import {
   HeadObjectCommand,
@@ -15,14 +16,15 @@ import {
   type ServiceOutputTypes,
 } from '@aws-sdk/client-s3';
 import type { InitializeMiddleware } from '@smithy/types';
-import { entryName, MANIFEST_DIGEST_METADATA } from '../../lib/archive';
-import { archiveCurrentManifest } from '../../lib/archiver';
 import { config } from '../../lib/config';
-import { archiveKey, taskKey } from '../../lib/keys';
-import { manifestDigest } from '../../lib/manifest';
-import { s3 } from '../../lib/s3';
-import { PreconditionFailed, putObject } from '../../lib/storage';
-import { readManifest, storeSubmission } from '../../lib/submissions';
+import { archiveCurrentManifest } from '../../lib/fileserver/archive-refresh';
+import { entryName, MANIFEST_DIGEST_METADATA } from '../../lib/fileserver/archive-zip';
+import { archiveKey, taskKey } from '../../lib/fileserver/keys';
+import { manifestDigest } from '../../lib/fileserver/manifest';
+import { readManifest, storeSubmission } from '../../lib/fileserver/submissions';
+import { parseFileParts } from '../../lib/http/multipart';
+import { s3 } from '../../lib/storage/s3/s3-client';
+import { PreconditionFailed, putObject } from '../../lib/storage/store';
 import { injectS3Fault, spyOnS3 } from '../handlers/support/s3-spy';
 import { send } from '../support/http';
 import { file, multipart, type Part } from '../support/multipart';
@@ -177,7 +179,7 @@ describe('archives over real multipart uploads', () => {
     };
     // Through lib/ directly: a request through the local server is capped at 10 MB.
     const { body, contentType } = multipart(Object.entries(files).map(([path, data]) => file(path, data)));
-    await storeSubmission(id, contentType, body);
+    await storeSubmission(id, () => parseFileParts(contentType, body));
     const key = archiveKey(id);
 
     const spy = spyOnS3();

@@ -5,9 +5,9 @@
  * set there never reaches the Date of the process.
  */
 import { Readable } from 'node:stream';
-import { zipStream } from '../../lib/archive';
 import type { ArchiveLayout } from '../../lib/config';
-import { makeManifest } from '../../lib/manifest';
+import { zipStream } from '../../lib/fileserver/archive-zip';
+import { makeManifest } from '../../lib/fileserver/manifest';
 
 export const FIXTURE_ID = 'student_42';
 
@@ -17,7 +17,7 @@ export const FIXTURE_ID = 'student_42';
  */
 export const FIXTURE_FILES: Record<string, Buffer> = {
   'job-config.yml': Buffer.from('---\nsubmission:\n  job-id: student_42\n  hw-groups:\n    - group1\n'),
-  // Large enough to be deflated (lib/archive.ts, STORE_BELOW_BYTES); the other files are stored.
+  // Large enough to be deflated (lib/fileserver/archive-zip.ts, STORE_BELOW_BYTES); the other files are stored.
   'main.c': Buffer.from('#include <stdio.h>\n\nint main(void) {\n  puts("hello");\n  return 0;\n}\n'.repeat(64)),
   'src/util/strings.h': Buffer.from('#pragma once\nint length(const char *s);\n'),
   'data/input.png': Buffer.from(Array.from({ length: 300 }, (_, i) => (i * 37) % 256)),

@@ -5,8 +5,8 @@
 import { utimes } from 'node:fs/promises';
 import { join } from 'node:path';
 import { DeleteObjectCommand, HeadObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
-import type { FolderStore } from '../../lib/folder-store/folder-store';
-import { objectPath } from '../../lib/folder-store/key-path';
+import type { FolderStore } from '../../lib/storage/folder-store/folder-store';
+import { objectPath } from '../../lib/storage/folder-store/key-path';
 import { type BucketView, bucketView } from './bucket-view';
 
 /** What HeadObject tells of an object, in S3's own field names, from either backend. */

@@ -3,7 +3,7 @@
  * S3 with them, and following a download's redirect to S3, each the way a plain HTTP client does it: no fileserver
  * credentials ever travel to S3.
  */
-import type { UploadGrant } from '../../lib/uploads';
+import type { UploadGrant } from '../../lib/fileserver/uploads';
 import { type RawAnswer, send } from './http';
 
 export type { UploadGrant };

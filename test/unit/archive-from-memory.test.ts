@@ -7,9 +7,9 @@ import { createHash, randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
-import { WHOLE_ENTRY_MAX_BYTES, zipFromMemory, zipStream } from '../../lib/archive';
 import type { ArchiveLayout } from '../../lib/config';
-import { type Manifest, makeManifest } from '../../lib/manifest';
+import { WHOLE_ENTRY_MAX_BYTES, zipFromMemory, zipStream } from '../../lib/fileserver/archive-zip';
+import { type Manifest, makeManifest } from '../../lib/fileserver/manifest';
 import { FIXTURE_FILES, FIXTURE_ID, LAYOUTS } from '../support/archive-fixture';
 import { readZip } from '../support/zip';
 

@@ -1,8 +1,14 @@
 import { randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
-import { entryName, PREFETCH_FILES, STORE_BELOW_BYTES, shouldDeflate, zipStream } from '../../lib/archive';
 import type { ArchiveLayout } from '../../lib/config';
-import { type Manifest, type ManifestFile, makeManifest } from '../../lib/manifest';
+import {
+  entryName,
+  PREFETCH_FILES,
+  STORE_BELOW_BYTES,
+  shouldDeflate,
+  zipStream,
+} from '../../lib/fileserver/archive-zip';
+import { type Manifest, type ManifestFile, makeManifest } from '../../lib/fileserver/manifest';
 import { readZip } from '../support/zip';
 
 const STORED = 0;

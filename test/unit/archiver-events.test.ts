@@ -1,10 +1,10 @@
 /**
- * Which S3 notification records the archiver acts on (lib/archiver.ts `ownedRecord`, `recordsOf`), and how local
+ * Which S3 notification records the archiver acts on (functions/archiver.ts `ownedRecord`, `recordsOf`), and how local
  * mode turns s3rver's object events into such records (lib/local/s3-events.ts), with the trigger of serverless.yml.
  */
 import { join } from 'node:path';
 import type { S3Event, S3EventRecord } from 'aws-lambda';
-import { ownedRecord, recordsOf } from '../../lib/archiver';
+import { ownedRecord, recordsOf } from '../../functions/archiver';
 import { loadS3Triggers } from '../../lib/local/routes';
 import { createS3EventDispatcher, encodeEventKey } from '../../lib/local/s3-events';
 import { loadS3Event, loadS3Record, type S3Fixture } from '../handlers/support/s3-events';

@@ -1,5 +1,5 @@
-import { checkBasicAuth } from '../../lib/auth';
 import { UnauthorizedError } from '../../lib/errors';
+import { checkBasicAuth } from '../../lib/http/auth';
 import { thrownBy } from '../support/thrown';
 
 const basic = (userPass: string, scheme = 'Basic'): string =>

@@ -1,4 +1,4 @@
-import { BlockJoiner } from '../../lib/streams';
+import { BlockJoiner } from '../../lib/util/streams';
 
 const KiB = 1024;
 

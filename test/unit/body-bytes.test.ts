@@ -1,5 +1,5 @@
 /**
- * The bytes the local server hands along beside a base64 body (lib/body-bytes.ts): the event's body reads as the
+ * The bytes the local server hands along beside a base64 body (lib/http/body-bytes.ts): the event's body reads as the
  * base64 API Gateway would send, in JSON and to any reader; a stable answer body is served from kept bytes only
  * while the answer still carries exactly that string. Through real HTTP to the local server with handlers of its
  * own, so that each case can break one hand-over on purpose.
@@ -8,9 +8,15 @@ import { randomBytes } from 'node:crypto';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
-import { markStableBody, requestBodyBytes, type StableBody, setRequestBody, stableBodyOf } from '../../lib/body-bytes';
-import type { LambdaHttpHandler } from '../../lib/handler';
-import { toRequest } from '../../lib/http';
+import {
+  markStableBody,
+  requestBodyBytes,
+  type StableBody,
+  setRequestBody,
+  stableBodyOf,
+} from '../../lib/http/body-bytes';
+import type { LambdaHttpHandler } from '../../lib/http/handler';
+import { toRequest } from '../../lib/http/request';
 import { routeOf } from '../../lib/local/routes';
 import { createLocalServer } from '../../lib/local/server';
 import { send } from '../support/http';

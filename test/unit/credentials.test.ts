@@ -1,5 +1,5 @@
-import { cachedCredentials, parseCredentials } from '../../lib/credentials';
 import { ServiceUnavailableError } from '../../lib/errors';
+import { cachedCredentials, parseCredentials } from '../../lib/http/credentials';
 
 describe('parseCredentials', () => {
   it.each([

@@ -1,9 +1,9 @@
 /**
- * The folder store's key → path mapping (lib/folder-store/key-path.ts): every key S3 accepts has a path whose names
+ * The folder store's key → path mapping (lib/storage/folder-store/key-path.ts): every key S3 accepts has a path whose names
  * fit the file system (≤ 255 bytes, never `.` or `..`), different keys never share a path, and a file and a folder of
  * one name can both exist (keys `a` and `a/b`).
  */
-import { keyOfPath, objectPath } from '../../lib/folder-store/key-path';
+import { keyOfPath, objectPath } from '../../lib/storage/folder-store/key-path';
 
 const keys = [
   'submissions/abc/main.c',

@@ -9,7 +9,7 @@ import {
   IMMUTABLE,
   parseHttpDate,
   type Representation,
-} from '../../lib/http-semantics';
+} from '../../lib/http/semantics';
 
 const LAST_MODIFIED = new Date('2026-11-20T10:00:00.000Z');
 const IMF = 'Fri, 20 Nov 2026 10:00:00 GMT';

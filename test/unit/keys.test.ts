@@ -12,7 +12,7 @@ import {
   taskKey,
   validateId,
   validateSubmissionPath,
-} from '../../lib/keys';
+} from '../../lib/fileserver/keys';
 import { thrownBy } from '../support/thrown';
 
 /** Runs `fn` and asserts it throws a 400 BadRequestError with `code`. */

@@ -1,4 +1,4 @@
-import { ByteLru } from '../../lib/lru';
+import { ByteLru } from '../../lib/util/lru';
 
 const value = (bytes: number, tag = ''): { byteLength: number; tag: string } => ({ byteLength: bytes, tag });
 

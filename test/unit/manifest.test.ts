@@ -6,7 +6,7 @@ import {
   mergeFiles,
   parseManifest,
   serializeManifest,
-} from '../../lib/manifest';
+} from '../../lib/fileserver/manifest';
 import { thrownBy } from '../support/thrown';
 
 const f = (path: string, etag = `"${path}"`, size = 1): ManifestFile => ({ path, size, etag });

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { BadRequestError, UnsupportedMediaTypeError } from '../../lib/errors';
-import { type FilePart, parseFileParts, rejectDuplicateFields } from '../../lib/multipart';
+import { type FilePart, rejectDuplicateFields } from '../../lib/fileserver/file-parts';
+import { parseFileParts } from '../../lib/http/multipart';
 import { file, multipart } from '../support/multipart';
 
 async function rejection(promise: Promise<unknown>): Promise<unknown> {

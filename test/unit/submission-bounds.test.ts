@@ -5,9 +5,9 @@
  */
 import { loadConfig } from '../../lib/config';
 import { PayloadTooLargeError } from '../../lib/errors';
-import { revisionFileKey } from '../../lib/keys';
-import { type ManifestFile, makeManifest, parseManifest, serializeManifest } from '../../lib/manifest';
-import { checkSubmissionBounds, MAX_MANIFEST_BYTES } from '../../lib/submission-bounds';
+import { revisionFileKey } from '../../lib/fileserver/keys';
+import { type ManifestFile, makeManifest, parseManifest, serializeManifest } from '../../lib/fileserver/manifest';
+import { checkSubmissionBounds, MAX_MANIFEST_BYTES } from '../../lib/fileserver/submission-bounds';
 import { thrownBy } from '../support/thrown';
 
 const defaults = loadConfig({ BUCKET: 'b' });

@@ -1,5 +1,5 @@
 import { BadRequestError, NotFoundError } from '../../lib/errors';
-import { parseUploadTarget } from '../../lib/uploads';
+import { parseUploadTarget } from '../../lib/fileserver/uploads';
 import { thrownBy } from '../support/thrown';
 
 const SHA1 = 'f572d396fae9206628714fb2ce00f72e94f2258f';

@@ -8,9 +8,9 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DeleteObjectCommand, S3Client } from '@aws-sdk/client-s3';
-import { EMBEDDED_S3_CREDENTIALS, startEmbeddedS3 } from '../../../lib/local/embedded-s3';
 import { startLocalStack } from '../../../lib/local/stack';
 import { bucketView } from '../../support/bucket-view';
+import { EMBEDDED_S3_CREDENTIALS, startEmbeddedS3 } from '../../support/embedded-s3';
 import { type FaultProxy, startFaultProxy } from '../../support/fault-proxy';
 
 /** The bucket name the S3 event fixtures are moved to (test/handlers/support/s3-events.ts). */

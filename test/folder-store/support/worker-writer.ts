@@ -1,12 +1,12 @@
 /**
- * A worker process of a shared folder store (lib/folder-store/folder.ts, `workerOf`), for test/folder-store/
+ * A worker process of a shared folder store (lib/storage/folder-store/folder.ts, `workerOf`), for test/folder-store/
  * workers.test.ts: it opens the store as a worker of the test process, says `ready`, and on `go` (stdin) makes
  * every write of the plan at once: create-only writes of `race/<i>`, `If-Match` writes of `match/<i>` over the
  * version the test wrote. It prints what each write got, as one JSON line.
  */
 import { createInterface } from 'node:readline';
-import { FolderStore } from '../../../lib/folder-store/folder-store';
-import { PreconditionFailed } from '../../../lib/object-store';
+import { FolderStore } from '../../../lib/storage/folder-store/folder-store';
+import { PreconditionFailed } from '../../../lib/storage/object-store';
 
 export interface WriterPlan {
   directory: string;

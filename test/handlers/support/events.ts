@@ -7,7 +7,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
-import type { LambdaHttpHandler } from '../../../lib/handler';
+import type { LambdaHttpHandler } from '../../../lib/http/handler';
 
 export type Fixture =
   | 'api-exercise-post'

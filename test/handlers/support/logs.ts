@@ -1,5 +1,5 @@
 /**
- * The structured log lines (lib/log.ts) written while `body` runs, for tests that need to know *why* a handler
+ * The structured log lines (lib/util/log.ts) written while `body` runs, for tests that need to know *why* a handler
  * failed. Logs are silent in tests (test/support/setup-env.ts); this turns them on for the duration only.
  */
 export interface LogLine {

@@ -1,12 +1,12 @@
 /**
- * Watching and breaking the handlers' own S3 client (`lib/s3.ts`) with middleware at the `initialize` step, i.e.
+ * Watching and breaking the handlers' own S3 client (`lib/storage/s3/s3-client.ts`) with middleware at the `initialize` step, i.e.
  * when a command is sent, before serialisation and retries. Call only inside tests (the client needs the
  * environment `useTestStore` sets on an S3 backend), and remove what you add, also when a test fails (`try`/`finally`).
  */
 import type { ServiceInputTypes, ServiceOutputTypes } from '@aws-sdk/client-s3';
 // Type only: the middleware types of the SDK's own dependency (no runtime import).
 import type { InitializeMiddleware } from '@smithy/types';
-import { s3 } from '../../../lib/s3';
+import { s3 } from '../../../lib/storage/s3/s3-client';
 
 type Middleware = InitializeMiddleware<ServiceInputTypes, ServiceOutputTypes>;
 

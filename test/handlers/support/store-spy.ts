@@ -1,10 +1,10 @@
 /**
- * Watching the calls the handlers make to the storage boundary (lib/storage.ts), whichever store is behind it (the
+ * Watching the calls the handlers make to the storage boundary (lib/storage/store.ts), whichever store is behind it (the
  * folder store or S3), so that "reads nothing" or "writes only the manifest" is checked on every backend. Call inside
  * tests only, and remove what you add, also when a test fails (`try`/`finally`).
  */
-import type { ObjectStore } from '../../../lib/object-store';
-import { store, useStore } from '../../../lib/storage';
+import type { ObjectStore } from '../../../lib/storage/object-store';
+import { store, useStore } from '../../../lib/storage/store';
 
 export interface StoreCall {
   /** The method of the store, e.g. `putObject`, `uploadStream`, `getObject`, `presignGet`. */

@@ -11,10 +11,10 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { S3Client } from '@aws-sdk/client-s3';
-import { FolderStore } from '../../../lib/folder-store/folder-store';
-import { EMBEDDED_S3_CREDENTIALS, type EmbeddedS3, startEmbeddedS3 } from '../../../lib/local/embedded-s3';
 import { storeEndpoint } from '../../../lib/local/store-endpoint';
-import { useStore } from '../../../lib/storage';
+import { FolderStore } from '../../../lib/storage/folder-store/folder-store';
+import { useStore } from '../../../lib/storage/store';
+import { EMBEDDED_S3_CREDENTIALS, type EmbeddedS3, startEmbeddedS3 } from '../../support/embedded-s3';
 import { folderView, type StoreView, s3View, testBackend } from '../../support/store-view';
 
 export const BUCKET = 'handler-tests';

@@ -12,10 +12,12 @@
  * Every declared size is checked against the configured maximum before any URL is issued, and signed into the URL
  * (`Content-Length` is a signed header), so S3 refuses any other length.
  */
-import { mapWithLimit } from './concurrency';
-import { config } from './config';
-import { dictionary } from './dictionary';
-import { BadRequestError, NotFoundError, PayloadTooLargeError } from './errors';
+
+import { config } from '../config';
+import { BadRequestError, NotFoundError, PayloadTooLargeError } from '../errors';
+import { headObject, listObjects, type PresignedPut, presignPut } from '../storage/store';
+import { mapWithLimit } from '../util/concurrency';
+import { dictionary } from '../util/dictionary';
 import {
   attachmentKey,
   newRevision,
@@ -31,7 +33,6 @@ import {
 } from './keys';
 import type { Manifest, ManifestFile } from './manifest';
 import { resultContentType } from './results';
-import { headObject, listObjects, type PresignedPut, presignPut } from './storage';
 import {
   commitManifest,
   mergeWithinBounds,

@@ -15,7 +15,7 @@
  * prefix. Validation failures are `BadRequestError`s that name the problem.
  */
 import { randomBytes } from 'node:crypto';
-import { BadRequestError } from './errors';
+import { BadRequestError } from '../errors';
 
 export const PREFIX = {
   submissions: 'submissions/',

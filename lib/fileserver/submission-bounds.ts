@@ -5,8 +5,8 @@
  * re-POSTable, because every request that adds files is checked against the merged result before it writes
  * anything, and again each time its manifest write is retried after another request's.
  */
-import { config } from './config';
-import { PayloadTooLargeError } from './errors';
+import { config } from '../config';
+import { PayloadTooLargeError } from '../errors';
 import { revisionFileKey } from './keys';
 import type { ManifestFile } from './manifest';
 
@@ -30,7 +30,7 @@ export function submissionBounds(): SubmissionBounds {
 
 /**
  * The costliest form an entry can take, so that the estimate holds for any later version of the manifest: a size of
- * 16 digits, the longest ETag S3 gives (`"<md5>-<parts>"`), and a revision key with the longest token lib/keys.ts
+ * 16 digits, the longest ETag S3 gives (`"<md5>-<parts>"`), and a revision key with the longest token lib/fileserver/keys.ts
  * accepts, which every file gets once a re-POST or a completion replaces it. A submission at the bound therefore
  * stays re-POSTable: replacing its files does not grow the estimate.
  */

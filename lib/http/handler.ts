@@ -3,11 +3,11 @@
  * request. Nothing escapes it as an exception (API Gateway would turn that into a 502).
  */
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
+import { BadRequestError, errorAnswer, MethodNotAllowedError } from '../errors';
+import { describeError, log } from '../util/log';
 import { checkBasicAuth, expectedCredentials } from './auth';
 import { requestBodyBytes } from './body-bytes';
-import { BadRequestError, errorAnswer, MethodNotAllowedError } from './errors';
-import { type HttpAnswer, type HttpRequest, toRequest } from './http';
-import { describeError, log } from './log';
+import { type HttpAnswer, type HttpRequest, toRequest } from './request';
 
 export type RouteMethod = (request: HttpRequest) => Promise<HttpAnswer>;
 

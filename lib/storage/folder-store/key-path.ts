@@ -14,7 +14,7 @@
  * no key can name one of them. docs/embedded-store.md describes the layout.
  */
 import { createHash } from 'node:crypto';
-import { BadRequestError } from '../errors';
+import { BadRequestError } from '../../errors';
 
 /** S3: "The name for a key is a sequence of Unicode characters whose UTF-8 encoding is at most 1,024 bytes long." */
 export const MAX_KEY_BYTES = 1024;

@@ -8,11 +8,11 @@
  */
 import { Readable, Transform } from 'node:stream';
 import { ZipArchive, type ZipEntryData } from 'archiver';
-import type { ArchiveLayout } from './config';
+import type { ArchiveLayout } from '../config';
+import { getObject, type ObjectInfo, putObject, uploadStream } from '../storage/store';
+import { BlockJoiner } from '../util/streams';
 import { archiveKey, submissionFileKey } from './keys';
 import { type Manifest, type ManifestFile, manifestDigest } from './manifest';
-import { getObject, type ObjectInfo, putObject, uploadStream } from './storage';
-import { BlockJoiner } from './streams';
 
 /** Object metadata (`x-amz-meta-manifest-sha256`) naming the manifest an archive was built from. */
 export const MANIFEST_DIGEST_METADATA = 'manifest-sha256';
@@ -80,7 +80,7 @@ export function shouldDeflate(path: string): boolean {
  * The name to hand archiver for entry `name`, so that the zip holds `name` exactly. archiver 8.0.0 removes a
  * leading `word:` (meant for a Windows drive or a URL scheme) from every name, once in each of its three layers
  * (archiver, zip-stream and compress-commons). A submission path may start that way (`abc:def.c` is valid; only a
- * drive letter is refused as absolute, lib/keys.ts), so such a name gets three prefixes that those removals take
+ * drive letter is refused as absolute, lib/fileserver/keys.ts), so such a name gets three prefixes that those removals take
  * off again. Only the flat layout can meet this: a submission id has no colon. test/unit/archive-layout.test.ts
  * checks the names that come out.
  */

@@ -3,14 +3,9 @@
  * (docs/protocol.md §5).
  */
 import { hash, timingSafeEqual } from 'node:crypto';
-import { config } from './config';
-import { cachedCredentials, fetchFromSsm } from './credentials';
-import { UnauthorizedError } from './errors';
-
-export interface Credentials {
-  username: string;
-  password: string;
-}
+import { config } from '../config';
+import { UnauthorizedError } from '../errors';
+import { type Credentials, cachedCredentials, fetchFromSsm } from './credentials';
 
 let fromParameter: (() => Promise<Credentials>) | undefined;
 

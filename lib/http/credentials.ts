@@ -4,8 +4,13 @@
  * tries again. The value is never logged.
  */
 import { GetParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
-import type { Credentials } from './auth';
-import { ServiceUnavailableError } from './errors';
+import { ServiceUnavailableError } from '../errors';
+
+/** HTTP Basic credentials (RFC 7617): what a request must carry, and what the configuration holds. */
+export interface Credentials {
+  username: string;
+  password: string;
+}
 
 export type FetchSecret = (name: string) => Promise<string>;
 

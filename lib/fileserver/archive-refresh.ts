@@ -6,13 +6,13 @@
  * only names the submission; what is built is always the submission's *current* manifest, and nothing is built if
  * the stored archive already matches it. A duplicate or stale record therefore does nothing.
  */
-import type { S3Event, S3EventRecord } from 'aws-lambda';
-import { buildArchive, isCurrent } from './archive';
-import type { ArchiveLayout } from './config';
-import { ServiceUnavailableError } from './errors';
-import { archiveKey, submissionIdOfManifestKey } from './keys';
+
+import type { ArchiveLayout } from '../config';
+import { ServiceUnavailableError } from '../errors';
+import { headObject, type ObjectInfo, PreconditionFailed } from '../storage/store';
+import { buildArchive, isCurrent } from './archive-zip';
+import { archiveKey } from './keys';
 import { manifestDigest } from './manifest';
-import { headObject, type ObjectInfo, PreconditionFailed } from './storage';
 import { readStoredManifest, type StoredManifest, writeManifest } from './submissions';
 
 export type ArchiveOutcome = 'current' | 'built' | 'no-manifest';
@@ -111,40 +111,4 @@ async function retriggerIfStale(stored: StoredManifest): Promise<void> {
   } catch (err) {
     if (!(err instanceof PreconditionFailed)) throw err;
   }
-}
-
-export interface OwnedRecord {
-  bucket: string;
-  key: string;
-  submissionId: string;
-}
-
-/**
- * The submission a notification record is about, or a reason to ignore it. Keys arrive URL-encoded in the form
- * style (`+` is a space; AWS S3 event notification docs, "Event message structure").
- */
-export function ownedRecord(record: unknown, bucket: string): OwnedRecord | { ignored: string } {
-  const r = record as Partial<S3EventRecord> | null | undefined;
-  const eventName = r?.eventName;
-  const recordBucket = r?.s3?.bucket?.name;
-  const rawKey = r?.s3?.object?.key;
-  if (typeof eventName !== 'string' || typeof recordBucket !== 'string' || typeof rawKey !== 'string') {
-    return { ignored: 'not an S3 event record' };
-  }
-  if (!eventName.startsWith('ObjectCreated:')) return { ignored: `event ${eventName}` };
-  if (recordBucket !== bucket) return { ignored: `bucket ${recordBucket}` };
-  let key: string;
-  try {
-    key = decodeURIComponent(rawKey.replace(/\+/g, ' '));
-  } catch {
-    return { ignored: 'undecodable key' };
-  }
-  const submissionId = submissionIdOfManifestKey(key);
-  if (!submissionId) return { ignored: `key ${key} is not a manifest` };
-  return { bucket, key, submissionId };
-}
-
-/** The records of an event, tolerating a malformed event (which has none). */
-export function recordsOf(event: S3Event | null | undefined): unknown[] {
-  return Array.isArray(event?.Records) ? event.Records : [];
 }

@@ -3,7 +3,7 @@
  * transient shortage (file descriptors, I/O) a 503 worth retrying, and a path the file system cannot hold a 400.
  * Anything else is unexpected and stays as it is (a logged 500). None of them stops the process.
  */
-import { BadRequestError, InsufficientStorageError, StorageUnavailableError } from '../errors';
+import { BadRequestError, InsufficientStorageError, StorageUnavailableError } from '../../errors';
 
 const FULL = new Set(['ENOSPC', 'EDQUOT']);
 const TRANSIENT = new Set(['EMFILE', 'ENFILE', 'EIO', 'EAGAIN', 'EBUSY', 'ENOMEM', 'ETIMEDOUT']);

@@ -1,6 +1,6 @@
 /**
  * HTTP semantics of downloads (RFC 9110), as one pure function of the request's method and headers and the stored
- * object's metadata: which status (200, 206, 304, 412, 416) and exactly which headers. It does no I/O; `lib/http.ts`
+ * object's metadata: which status (200, 206, 304, 412, 416) and exactly which headers. It does no I/O; `lib/http/serve-object.ts`
  * fetches the object and cuts the body to the range decided here.
  *
  * Preconditions are evaluated in the order of RFC 9110 §13.2.2: If-Match, If-Unmodified-Since, If-None-Match,

@@ -1,6 +1,6 @@
 /**
  * Checking a presigned URL of the folder store as S3 checks one: the request is signed again with the store's own
- * credentials by the AWS SDK's presigner (the same code that made the URL, lib/s3-store.ts), from what the request
+ * credentials by the AWS SDK's presigner (the same code that made the URL, lib/storage/s3/s3-store.ts), from what the request
  * carries (method, path, query, and the values of the headers it names as signed), and the signatures must match.
  * So a URL is bound to its method, key, expiry, response overrides and every signed header: the length
  * (`content-length`), the SHA-1 (`x-amz-checksum-sha1`) and write-once (`if-none-match`). The store then enforces

@@ -2,8 +2,8 @@
  * The storage boundary: the only module the rest of `lib/` and `functions/` call for objects. It speaks in keys and
  * bytes and throws domain errors (docs/development.md, "Code style"), so that the domain reads the same whatever stores the objects.
  *
- * The store is S3 (lib/s3-store.ts) unless local mode installs another with `useStore`: `npm start` runs on the
- * folder store (lib/folder-store/, docs/embedded-store.md) unless S3_ENDPOINT names an S3-compatible server. The
+ * The store is S3 (lib/storage/s3/s3-store.ts) unless local mode installs another with `useStore`: `npm start` runs on the
+ * folder store (lib/storage/folder-store/, docs/embedded-store.md) unless S3_ENDPOINT names an S3-compatible server. The
  * folder store is not imported here, so it never enters the Lambda bundles.
  */
 import type { Readable } from 'node:stream';
@@ -19,11 +19,10 @@ import type {
   PutOptions,
   UploadStreamOptions,
 } from './object-store';
-import { s3Store } from './s3-store';
+import { s3Store } from './s3/s3-store';
 
 export type { ListedObject, ObjectInfo, ObjectStore, ObjectStream, PresignedPut } from './object-store';
-export { ChecksumMismatchError, PreconditionFailed } from './object-store';
-export { UPLOAD_PART_SIZE, UPLOAD_QUEUE_SIZE } from './s3-store';
+export { ChecksumMismatchError, PreconditionFailed, UPLOAD_PART_SIZE, UPLOAD_QUEUE_SIZE } from './object-store';
 
 let installed: ObjectStore | undefined;
 

@@ -4,13 +4,8 @@
  * stored (docs/protocol.md §6), which needs them all anyway.
  */
 import busboy from 'busboy';
-import { BadRequestError, UnsupportedMediaTypeError } from './errors';
-
-export interface FilePart {
-  /** The part's field name: for a submission, the file's relative path (docs/protocol.md §2). */
-  field: string;
-  data: Buffer;
-}
+import { BadRequestError, UnsupportedMediaTypeError } from '../errors';
+import type { FilePart } from '../fileserver/file-parts';
 
 /** More file parts than any submission has; a request with more is refused rather than parsed at length. */
 export const MAX_FILE_PARTS = 10_000;
@@ -89,20 +84,6 @@ export function parseFileParts(contentType: string | undefined, body: Buffer): P
     });
     parser.end(body);
   });
-}
-
-/** docs/protocol.md §6: two file parts with one field name are refused (the original kept the first silently). */
-export function rejectDuplicateFields(parts: readonly FilePart[]): void {
-  const seen = new Set<string>();
-  for (const { field } of parts) {
-    if (seen.has(field)) {
-      throw new BadRequestError(
-        'duplicate-field',
-        `Two file parts have the field name ${JSON.stringify(field)}; each file must be sent once.`,
-      );
-    }
-    seen.add(field);
-  }
 }
 
 /**

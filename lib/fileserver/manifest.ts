@@ -4,7 +4,7 @@
  * archive's metadata, tells whether an archive is current.
  */
 import { hash } from 'node:crypto';
-import { BadRequestError } from './errors';
+import { BadRequestError } from '../errors';
 import { isSubmissionFileKey, validateSubmissionPath } from './keys';
 
 export interface ManifestFile {
@@ -13,7 +13,7 @@ export interface ManifestFile {
   size: number;
   /** The S3 ETag of the stored file; the archive reads exactly this version (`If-Match`). */
   etag: string;
-  /** Where the file is stored, when not at `submissions/<id>/<path>`: a revision key (lib/keys.ts). */
+  /** Where the file is stored, when not at `submissions/<id>/<path>`: a revision key (lib/fileserver/keys.ts). */
   key?: string;
 }
 

@@ -4,11 +4,11 @@
  */
 import { createHash } from 'node:crypto';
 import { type Readable, Transform, type TransformCallback } from 'node:stream';
-import { mapWithLimit } from './concurrency';
-import { dictionary } from './dictionary';
+import { headObject, PreconditionFailed, putObject, uploadStream } from '../storage/store';
+import { mapWithLimit } from '../util/concurrency';
+import { dictionary } from '../util/dictionary';
+import { type FilePart, rejectDuplicateFields } from './file-parts';
 import { publicPath, taskKey } from './keys';
-import { parseFileParts, rejectDuplicateFields } from './multipart';
-import { headObject, PreconditionFailed, putObject, uploadStream } from './storage';
 
 const WRITE_CONCURRENCY = 8;
 
@@ -18,8 +18,7 @@ export interface ExerciseUploadAnswer {
   files: Record<string, string>;
 }
 
-export async function storeExerciseFiles(contentType: string | undefined, body: Buffer): Promise<ExerciseUploadAnswer> {
-  const parts = await parseFileParts(contentType, body);
+export async function storeExerciseFiles(parts: readonly FilePart[]): Promise<ExerciseUploadAnswer> {
   rejectDuplicateFields(parts);
   const hashed = parts.map((part) => ({
     field: part.field,
@@ -31,7 +30,7 @@ export async function storeExerciseFiles(contentType: string | undefined, body: 
     if (await headObject(taskKey(file.sha1))) return; // stored already: the content behind a hash never changes
     await putExerciseFile(file.sha1, file.data);
   });
-  // Keyed by the client's field names, which may be `__proto__` or `toString` (lib/dictionary.ts).
+  // Keyed by the client's field names, which may be `__proto__` or `toString` (lib/util/dictionary.ts).
   const files = dictionary<string>();
   for (const file of hashed) files[file.field] = publicPath.exercise(file.sha1);
   return { result: 'OK', files };
@@ -58,7 +57,7 @@ export class HashMismatchError extends Error {}
 
 /**
  * Streams a file of any size to its content address with a multipart upload (a single PutObject carries at most
- * 5 GiB, and lib/s3.ts gives each request 5 s). S3 cannot check a whole-object SHA-1 across parts, so S3 checks each
+ * 5 GiB, and lib/storage/s3/s3-client.ts gives each request 5 s). S3 cannot check a whole-object SHA-1 across parts, so S3 checks each
  * part against its own SHA-1, and the bytes are hashed on their way: if they do not hash to `sha1`, the stream fails
  * before its end and the upload is aborted, so no object appears under the wrong name. Create-only, as above.
  */

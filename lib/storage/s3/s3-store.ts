@@ -1,5 +1,5 @@
 /**
- * The S3 implementation of the storage boundary (lib/object-store.ts): AWS S3 in the cloud, or any S3-compatible
+ * The S3 implementation of the storage boundary (lib/storage/object-store.ts): AWS S3 in the cloud, or any S3-compatible
  * endpoint in S3_ENDPOINT (LocalStack, s3rver, MinIO). The only module that calls S3 for objects.
  */
 import { Readable } from 'node:stream';
@@ -10,13 +10,11 @@ import {
   HeadObjectCommand,
   ListObjectsV2Command,
   PutObjectCommand,
-  type S3Client,
 } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
-import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
-import contentDisposition from 'content-disposition';
-import { config } from './config';
-import { BucketMissingError, StorageUnavailableError } from './errors';
+import { config } from '../../config';
+import { BucketMissingError, StorageUnavailableError } from '../../errors';
+import { readSmall, TooLargeToReadError } from '../../util/streams';
 import {
   ChecksumMismatchError,
   type GetOptions,
@@ -29,18 +27,12 @@ import {
   type PresignGetOptions,
   type PresignPutOptions,
   type PutOptions,
+  UPLOAD_PART_SIZE,
+  UPLOAD_QUEUE_SIZE,
   type UploadStreamOptions,
-} from './object-store';
-import { s3 } from './s3';
-import { readSmall, TooLargeToReadError } from './streams';
-
-/**
- * Multipart part size for streamed uploads (archives). S3 allows at most 10,000 parts of at least 5 MiB
- * (except the last): 5 MiB parts reach 48.8 GiB, far above any submission (a request carries at most 10 MB), and
- * lib-storage keeps about partSize × (queueSize + 1) bytes in memory, so the smallest part keeps memory flat.
- */
-export const UPLOAD_PART_SIZE = 5 * 1024 * 1024;
-export const UPLOAD_QUEUE_SIZE = 2;
+} from '../object-store';
+import { presignGetWith, presignPutWith } from '../presign';
+import { s3 } from './s3-client';
 
 export const s3Store: ObjectStore = {
   putObject,
@@ -210,24 +202,6 @@ function presignGet(key: string, options: PresignGetOptions = {}): Promise<strin
   return presignGetWith(s3(), key, options);
 }
 
-/** `presignGet` with the given client: the folder store signs its own URLs the same way (lib/folder-store/). */
-export async function presignGetWith(client: S3Client, key: string, options: PresignGetOptions = {}): Promise<string> {
-  const { filename, contentType, method = 'GET' } = options;
-  const target = { Bucket: config().bucket, Key: key };
-  // A presigned URL is valid for one method only: a HEAD that follows a redirect needs a URL signed for HEAD.
-  // The route's type and disposition, whatever a presigned upload stored (S3's presigner never signs Content-Type);
-  // the same for HEAD, so that a HEAD that follows its redirect sees what the GET would.
-  const overrides = {
-    ...(filename ? { ResponseContentDisposition: contentDisposition(filename) } : {}),
-    ...(contentType ? { ResponseContentType: contentType } : {}),
-  };
-  const command =
-    method === 'HEAD'
-      ? new HeadObjectCommand({ ...target, ...overrides })
-      : new GetObjectCommand({ ...target, ...overrides });
-  return getSignedUrl(client, command, { expiresIn: config().presignTtlSeconds });
-}
-
 /**
  * The whole body of an object known to fit in `maxBytes`. A body that S3 breaks off midway (a reset, a timeout) is a
  * storage failure that a retry can fix (503 with Retry-After), like a failed request; never a truncated answer.
@@ -248,35 +222,6 @@ async function readObjectBytes(key: string, object: ObjectStream, maxBytes: numb
  */
 function presignPut(key: string, options: PresignPutOptions): Promise<PresignedPut> {
   return presignPutWith(s3(), key, options);
-}
-
-/** `presignPut` with the given client (the folder store's, lib/folder-store/). */
-export async function presignPutWith(client: S3Client, key: string, options: PresignPutOptions): Promise<PresignedPut> {
-  const { presignTtlSeconds } = config();
-  const expiresAt = new Date(Date.now() + presignTtlSeconds * 1000);
-  const url = await getSignedUrl(
-    client,
-    new PutObjectCommand({
-      Bucket: config().bucket,
-      Key: key,
-      ContentLength: options.size,
-      ...(options.contentType ? { ContentType: options.contentType } : {}),
-      ...(options.checksumSha1 ? { ChecksumSHA1: options.checksumSha1 } : {}),
-      ...(options.createOnly ? { IfNoneMatch: '*' } : {}),
-    }),
-    {
-      expiresIn: presignTtlSeconds,
-      // The presigner moves x-amz-* headers into the query string by default; a checksum there is only signed, not
-      // checked against the body. Kept as a header, S3 verifies the uploaded bytes against it.
-      unhoistableHeaders: new Set(['x-amz-checksum-sha1']),
-    },
-  );
-  // Content-Type is listed for the client but not bound: S3's presigner leaves it out of the signed headers.
-  const headers: Record<string, string> = { 'Content-Length': String(options.size) };
-  if (options.contentType) headers['Content-Type'] = options.contentType;
-  if (options.checksumSha1) headers['x-amz-checksum-sha1'] = options.checksumSha1;
-  if (options.createOnly) headers['If-None-Match'] = '*';
-  return { url, headers, expiresAt };
 }
 
 /**
@@ -395,7 +340,7 @@ const NETWORK_ERROR_CODES = new Set([
 ]);
 
 /**
- * What is left after the SDK's own retries (lib/s3.ts) of a failure that a later retry can fix: 503 SlowDown (S3
+ * What is left after the SDK's own retries (lib/storage/s3/s3-client.ts) of a failure that a later retry can fix: 503 SlowDown (S3
  * request-rate limits), S3's 500 InternalError ("Please try again") and other 5xx, a timed-out or reset connection,
  * also one that broke in the middle of a streamed body. The client gets 503 with `Retry-After` (docs/protocol.md §5).
  */

@@ -1,13 +1,13 @@
 /**
- * The contract of the storage boundary (lib/storage.ts): what every object store behind it offers, in keys and bytes,
- * with domain errors, never an implementation's own shapes (docs/development.md, "Code style"). Two implement it: S3 (lib/s3-store.ts; AWS,
- * LocalStack, s3rver, any S3_ENDPOINT) and the folder store of local mode (lib/folder-store/, docs/embedded-store.md).
+ * The contract of the storage boundary (lib/storage/store.ts): what every object store behind it offers, in keys and bytes,
+ * with domain errors, never an implementation's own shapes (docs/development.md, "Code style"). Two implement it: S3 (lib/storage/s3/s3-store.ts; AWS,
+ * LocalStack, s3rver, any S3_ENDPOINT) and the folder store of local mode (lib/storage/folder-store/, docs/embedded-store.md).
  * Each behaves as S3 does wherever this service relies on it: a write replaces an object whole or not at all,
  * conditional writes are atomic, a checksum that does not match refuses the write, presigned URLs are bound to
  * their method, key, size, checksum and expiry.
  */
 import type { Readable } from 'node:stream';
-import { BadRequestError } from './errors';
+import { BadRequestError } from '../errors';
 
 export interface ObjectInfo {
   size: number;
@@ -135,3 +135,13 @@ export interface ObjectStore {
   /** Whether the store answers; for the status page. */
   bucketReachable(): Promise<boolean>;
 }
+
+/**
+ * The part size of a streamed upload (`uploadStream`) that a store sends in parts, as S3 does: a part of the contract,
+ * because the part size decides the ETag of such an object (the MD5 of the parts' MD5s, then `-N`), which the operator
+ * tool recomputes (lib/operator/digests.ts). S3 allows at most 10,000 parts of at least 5 MiB (except the last): 5 MiB
+ * parts reach 48.8 GiB, far above any submission (a request carries at most 10 MB), and lib-storage keeps about
+ * partSize × (queueSize + 1) bytes in memory, so the smallest part keeps memory flat.
+ */
+export const UPLOAD_PART_SIZE = 5 * 1024 * 1024;
+export const UPLOAD_QUEUE_SIZE = 2;

@@ -1,20 +1,20 @@
 /**
  * The folder store: local mode's object store, one folder on one machine, behind the same contract as S3
- * (lib/object-store.ts). What it guarantees and how is in docs/embedded-store.md; in short:
+ * (lib/storage/object-store.ts). What it guarantees and how is in docs/embedded-store.md; in short:
  *
- * - A write goes to a new file in `tmp/` (the bytes, then the metadata, lib/folder-store/object-file.ts) and is
+ * - A write goes to a new file in `tmp/` (the bytes, then the metadata, lib/storage/folder-store/object-file.ts) and is
  *   renamed into place only once whole (POSIX rename(2) replaces the target atomically), so a reader sees the old
  *   version or the new one and a process killed at any moment leaves every acknowledged write intact. With `fsync`,
  *   file and folder are flushed before the write is acknowledged, which also survives a power loss.
  * - A reader opens the file and keeps it open: a version renamed over it meanwhile does not change what it reads.
  * - Small objects are read and written with a few synchronous system calls, large ones and streams asynchronously
  *   (docs/embedded-store.md, "Cost per operation"): the guarantees above are the same on both paths.
- * - Create-only and `If-Match` writes check the stored version and rename while holding the key (lib/folder-store/
- *   key-lock.ts); a lock file keeps a second owner off the folder (lib/folder-store/folder.ts), whose workers' key
+ * - Create-only and `If-Match` writes check the stored version and rename while holding the key (lib/storage/folder-store/
+ *   key-lock.ts); a lock file keeps a second owner off the folder (lib/storage/folder-store/folder.ts), whose workers' key
  *   locks exclude each other across processes.
  * - Every object-created write is announced (`created`), as S3 notifications announce it to the archiver.
  * - Presigned URLs are SigV4, made and checked with the AWS SDK's own signer with this store's credentials
- *   (lib/folder-store/presigned.ts); the local server answers them (lib/local/store-endpoint.ts).
+ *   (lib/storage/folder-store/presigned.ts); the local server answers them (lib/local/store-endpoint.ts).
  * - The folder is mode 0700, its files 0600; nothing else serves it.
  */
 import { createHash, randomUUID } from 'node:crypto';
@@ -37,7 +37,8 @@ import { type FileHandle, open, readdir, rename, rm } from 'node:fs/promises';
 import { dirname, join, relative, resolve, sep } from 'node:path';
 import { Readable } from 'node:stream';
 import { S3Client } from '@aws-sdk/client-s3';
-import { BadRequestError, StorageUnavailableError } from '../errors';
+import { BadRequestError, StorageUnavailableError } from '../../errors';
+import { readSmall, TooLargeToReadError } from '../../util/streams';
 import {
   ChecksumMismatchError,
   type GetOptions,
@@ -52,8 +53,7 @@ import {
   type PutOptions,
   type UploadStreamOptions,
 } from '../object-store';
-import { presignGetWith, presignPutWith } from '../s3-store';
-import { readSmall, TooLargeToReadError } from '../streams';
+import { presignGetWith, presignPutWith } from '../presign';
 import { joinFolder, KEY_LOCKS, releaseFolder, type StoreCredentials, takeFolder } from './folder';
 import { errnoOf, translateFsError } from './fs-errors';
 import { FileKeyLocks, KeyLocks } from './key-lock';
@@ -143,7 +143,7 @@ export class FolderStore extends EventEmitter implements ObjectStore {
   }
 
   /**
-   * Opens (or creates) the store in `options.directory` and takes the folder (lib/folder-store/folder.ts): an empty
+   * Opens (or creates) the store in `options.directory` and takes the folder (lib/storage/folder-store/folder.ts): an empty
    * or missing folder becomes a store; a folder that holds anything else is refused rather than mixed with.
    * Temporary files of writes that a crash cut short are removed; every object renamed into place before the crash
    * is there. With `workerOf`, the folder is not taken but joined: the process `workerOf` holds it, and this store

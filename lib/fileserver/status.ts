@@ -1,6 +1,6 @@
-import packageJson from '../package.json';
-import { config } from './config';
-import { bucketReachable } from './storage';
+import packageJson from '../../package.json';
+import { config } from '../config';
+import { bucketReachable } from '../storage/store';
 
 export interface Status {
   service: string;

@@ -7,7 +7,7 @@
 import { createHash } from 'node:crypto';
 import { linkSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { StorageUnavailableError } from '../errors';
+import { StorageUnavailableError } from '../../errors';
 import { errnoOf } from './fs-errors';
 
 export interface KeyLock {

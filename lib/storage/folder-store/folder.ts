@@ -1,7 +1,7 @@
 /**
  * The folder of a folder store as a whole: its marker, the lock file that gives one process (the owner) the folder,
  * the store's credentials, and the working folders (`tmp/`, `locks/`) the owner empties when it opens it. Kept apart
- * from lib/folder-store/folder-store.ts (and free of the AWS SDK) because the primary of a multi-process `npm start`
+ * from lib/storage/folder-store/folder-store.ts (and free of the AWS SDK) because the primary of a multi-process `npm start`
  * (lib/local/cluster.ts) owns the folder without serving it: its workers open the store inside it
  * (docs/embedded-store.md, "Several processes").
  */
@@ -16,7 +16,7 @@ const FORMAT = { format: 'recodex-fileserver folder store', version: 1 };
 const LOCK = 'lock';
 const CREDENTIALS = 'credentials.json';
 const ACCESS_KEY_ID = 'LOCALFOLDERSTORE';
-/** The per-key lock files of several processes writing one folder (lib/folder-store/key-lock.ts). */
+/** The per-key lock files of several processes writing one folder (lib/storage/folder-store/key-lock.ts). */
 export const KEY_LOCKS = 'locks';
 
 export interface StoreCredentials {
@@ -82,7 +82,7 @@ export async function releaseFolder(root: string): Promise<void> {
 
 /**
  * Removes the key locks a process left when it died holding them (a worker killed in the middle of a write), so
- * the writers waiting for those keys go on, and its holder file (lib/folder-store/key-lock.ts); returns the keys'
+ * the writers waiting for those keys go on, and its holder file (lib/storage/folder-store/key-lock.ts); returns the keys'
  * lock names. Only the owner calls it, after the process has exited: a lock that
  * names it cannot be released or taken by anyone else meanwhile, so removing it races with nobody.
  */

@@ -2,10 +2,14 @@
  * POST /submissions/<id> (docs/protocol.md §2): validate everything, store every file, then the manifest, which is what
  * makes the upload visible to the archive (docs/design.md "Archive on upload").
  */
-import { buildArchiveFromMemory } from './archive';
-import { mapWithLimit } from './concurrency';
-import { config } from './config';
-import { BadRequestError, ServiceUnavailableError } from './errors';
+
+import { config } from '../config';
+import { BadRequestError, ServiceUnavailableError } from '../errors';
+import { getObject, PreconditionFailed, putObject, readObjectBytes } from '../storage/store';
+import { mapWithLimit } from '../util/concurrency';
+import { describeError, log } from '../util/log';
+import { buildArchiveFromMemory } from './archive-zip';
+import { type FilePart, rejectDuplicateFields } from './file-parts';
 import {
   manifestKey,
   newRevision,
@@ -15,7 +19,6 @@ import {
   validateId,
   validateSubmissionPath,
 } from './keys';
-import { describeError, log } from './log';
 import {
   type Manifest,
   type ManifestFile,
@@ -24,8 +27,6 @@ import {
   parseManifest,
   serializeManifest,
 } from './manifest';
-import { parseFileParts, rejectDuplicateFields } from './multipart';
-import { getObject, PreconditionFailed, putObject, readObjectBytes } from './storage';
 import { checkSubmissionBounds, MAX_MANIFEST_BYTES } from './submission-bounds';
 
 /** Parallel S3 writes per request: enough to hide latency, few enough to stay far below S3's per-prefix rates. */
@@ -38,11 +39,11 @@ export interface SubmissionAnswer {
 
 export async function storeSubmission(
   rawId: string,
-  contentType: string | undefined,
-  body: Buffer,
+  /** Reads the request's file parts; called once the id is known to be valid, so a bad id is reported first. */
+  readParts: () => Promise<FilePart[]>,
 ): Promise<SubmissionAnswer> {
   const id = validateId(rawId, 'submission id');
-  const parts = await parseFileParts(contentType, body);
+  const parts = await readParts();
   if (parts.length === 0) {
     throw new BadRequestError(
       'no-files',
@@ -122,7 +123,7 @@ async function archiveFromRequest(
 /**
  * The files of submission `id` once `added` is merged over `existing`, if the result is still a valid submission:
  * no two paths that collide where the worker unpacks them (400 `path-conflict`), and within the submission's bounds
- * (413, lib/submission-bounds.ts). Every request that adds files checks this before it writes anything, and
+ * (413, lib/fileserver/submission-bounds.ts). Every request that adds files checks this before it writes anything, and
  * `commitManifest` again on every attempt, against the manifest it is about to replace.
  */
 export function mergeWithinBounds(

@@ -1,60 +1,28 @@
 /**
- * The HTTP side of a Lambda proxy integration: reading an API Gateway REST event, and building answers, including
- * the answer that serves a stored object inline or by redirect (docs/protocol.md §7).
+ * The answer that serves a stored object: inline with conditional and range semantics, or by redirect to a presigned
+ * URL when a Lambda answer cannot carry it (docs/protocol.md §7).
  */
-import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
-import { markStableBody, requestBodyBytes } from './body-bytes';
-import { config } from './config';
-import { dictionary } from './dictionary';
-import { NotFoundError } from './errors';
+
+import { config } from '../config';
+import type { NotFoundError } from '../errors';
+import {
+  getObject,
+  headObject,
+  type ObjectInfo,
+  type ObjectStream,
+  presignGet,
+  readObjectBytes,
+} from '../storage/store';
+import type { ByteLru } from '../util/lru';
+import { markStableBody } from './body-bytes';
+import type { HttpAnswer, HttpRequest } from './request';
 import {
   checkPreconditions,
   type DownloadDecision,
   type DownloadPolicy,
   decideDownload,
   type Representation,
-} from './http-semantics';
-import type { ByteLru } from './lru';
-import { getObject, headObject, type ObjectInfo, type ObjectStream, presignGet, readObjectBytes } from './storage';
-
-export type HttpAnswer = APIGatewayProxyResult;
-
-export interface HttpRequest {
-  method: string;
-  /** Path parameters as API Gateway gives them (already percent-decoded). */
-  params: Record<string, string>;
-  /** Header lookup by lowercase name; API Gateway keeps the client's spelling, so the event's map is not used. */
-  header(name: string): string | undefined;
-  body: Buffer;
-}
-
-export function toRequest(event: APIGatewayProxyEvent): HttpRequest {
-  const headers = new Map<string, string>();
-  for (const [name, value] of Object.entries(event.headers ?? {})) {
-    if (value !== undefined) headers.set(name.toLowerCase(), value);
-  }
-  const params = dictionary<string>();
-  for (const [name, value] of Object.entries(event.pathParameters ?? {})) {
-    if (value !== undefined) params[name] = value;
-  }
-  // With binary media type */* every body arrives base64; keep plain bodies working too (docs/development.md, "Pitfalls of the toolchain": plain bodies).
-  // The local server hands over the bytes it read as well (lib/body-bytes.ts), which need no decoding.
-  const body =
-    requestBodyBytes(event) ??
-    (event.body == null ? Buffer.alloc(0) : Buffer.from(event.body, event.isBase64Encoded ? 'base64' : 'utf8'));
-  return { method: event.httpMethod.toUpperCase(), params, header: (name) => headers.get(name.toLowerCase()), body };
-}
-
-/** The path parameter `name`; a route without it is a wiring mistake, answered as a missing resource. */
-export function param(request: HttpRequest, name: string): string {
-  const value = request.params[name];
-  if (value === undefined) throw new NotFoundError('not-found', 'No such resource.');
-  return value;
-}
-
-export function json(statusCode: number, body: unknown, headers: Record<string, string> = {}): HttpAnswer {
-  return { statusCode, headers: { 'Content-Type': 'application/json', ...headers }, body: JSON.stringify(body) };
-}
+} from './semantics';
 
 export interface ServeOptions {
   contentType: string;
@@ -78,7 +46,7 @@ export interface CachedObject {
   /**
    * The bytes, base64-encoded as the answer carries them; absent for an object above the inline limit, of which only
    * the metadata is kept, so that its redirect needs no S3 request. Never changes: the local server keeps the
-   * decoded bytes of an entry it has sent (a `StableBody`, lib/body-bytes.ts).
+   * decoded bytes of an entry it has sent (a `StableBody`, lib/http/body-bytes.ts).
    */
   readonly base64: string | undefined;
   size: number;
@@ -113,7 +81,7 @@ function hasBody(read: ServeRead): read is ObjectStream {
 
 /**
  * GET or HEAD of the object at `key`. Small objects are answered inline, with the conditional and range
- * semantics of `lib/http-semantics.ts`; objects above the inline limit are redirected (302) to a short-lived
+ * semantics of `lib/http/semantics.ts`; objects above the inline limit are redirected (302) to a short-lived
  * presigned S3 URL, because a Lambda answer cannot carry them, unless a precondition already decides the answer
  * (304, 412). S3 handles Range on the redirected request itself. `read` is what `readForServe(request.method, key)`
  * answered already, if the caller asked it; otherwise it is asked here.
@@ -181,7 +149,7 @@ function cachedAnswer(method: string, decision: DownloadDecision, cached: Cached
   if (method === 'HEAD' || 'body' in decision) return inlineAnswer(method, decision, undefined);
   const { range } = decision;
   if (range && range.start === 0 && range.end + 1 === cached.size) {
-    // The same string on every answer: the local server keeps its decoded bytes (lib/body-bytes.ts).
+    // The same string on every answer: the local server keeps its decoded bytes (lib/http/body-bytes.ts).
     return markStableBody(
       { statusCode: decision.statusCode, headers: decision.headers, body: base64, isBase64Encoded: true },
       cached,

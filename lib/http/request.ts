@@ -1,0 +1,46 @@
+/**
+ * The HTTP side of a Lambda proxy integration: an API Gateway REST event read as a request, and JSON answers.
+ */
+import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
+import { NotFoundError } from '../errors';
+import { dictionary } from '../util/dictionary';
+import { requestBodyBytes } from './body-bytes';
+
+export type HttpAnswer = APIGatewayProxyResult;
+
+export interface HttpRequest {
+  method: string;
+  /** Path parameters as API Gateway gives them (already percent-decoded). */
+  params: Record<string, string>;
+  /** Header lookup by lowercase name; API Gateway keeps the client's spelling, so the event's map is not used. */
+  header(name: string): string | undefined;
+  body: Buffer;
+}
+
+export function toRequest(event: APIGatewayProxyEvent): HttpRequest {
+  const headers = new Map<string, string>();
+  for (const [name, value] of Object.entries(event.headers ?? {})) {
+    if (value !== undefined) headers.set(name.toLowerCase(), value);
+  }
+  const params = dictionary<string>();
+  for (const [name, value] of Object.entries(event.pathParameters ?? {})) {
+    if (value !== undefined) params[name] = value;
+  }
+  // With binary media type */* every body arrives base64; keep plain bodies working too (docs/development.md, "Pitfalls of the toolchain": plain bodies).
+  // The local server hands over the bytes it read as well (lib/http/body-bytes.ts), which need no decoding.
+  const body =
+    requestBodyBytes(event) ??
+    (event.body == null ? Buffer.alloc(0) : Buffer.from(event.body, event.isBase64Encoded ? 'base64' : 'utf8'));
+  return { method: event.httpMethod.toUpperCase(), params, header: (name) => headers.get(name.toLowerCase()), body };
+}
+
+/** The path parameter `name`; a route without it is a wiring mistake, answered as a missing resource. */
+export function param(request: HttpRequest, name: string): string {
+  const value = request.params[name];
+  if (value === undefined) throw new NotFoundError('not-found', 'No such resource.');
+  return value;
+}
+
+export function json(statusCode: number, body: unknown, headers: Record<string, string> = {}): HttpAnswer {
+  return { statusCode, headers: { 'Content-Type': 'application/json', ...headers }, body: JSON.stringify(body) };
+}
