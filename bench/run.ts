@@ -4,10 +4,9 @@
  *   npm run bench [-- --connections 16 --duration 10 --workload exercise-10k,submit]
  *   npm run bench -- --target http://old-fileserver:9999 --user re --password codex --name flask
  *
- * Without --target it starts `npm start`'s server (embedded S3, Basic auth on, as workers use it) as a child
- * process (with --workers N, a primary and N workers: CPU and memory are summed over them) and samples its RSS from
- * /proc; with --target it runs the same workloads against any server that speaks
- * docs/protocol.md, seeding what they need through the protocol. Each workload runs unmeasured for --warmup seconds
+ * Without --target it starts `npm start`'s server (its folder store, Basic auth on, as ReCodEx workers use it) as a
+ * child process and samples its CPU and memory from /proc; with --target it runs the same workloads against any server
+ * that speaks docs/protocol.md, seeding what they need through the protocol. Each workload runs unmeasured for --warmup seconds
  * first. Results: a table, bench/results/<name>.json and bench/results/<name>.svg (with --compare, earlier runs'
  * JSON files are drawn next to this one).
  */
@@ -21,15 +20,8 @@ import { type LoadFigures, runLoad } from './load';
 import { loadFlags, nonNegative, positive, resolveTarget } from './options';
 import { summarizeProfiles } from './profile';
 import { runSelfCheck } from './self-check';
-import { RssSampler, treeMemory } from './server-process';
-import {
-  isWorkloadName,
-  prepareStorageReference,
-  prepareWorkload,
-  type Target,
-  WORKLOAD_NAMES,
-  type WorkloadName,
-} from './workloads';
+import { processMemory, RssSampler } from './server-process';
+import { isWorkloadName, prepareWorkload, WORKLOAD_NAMES, type WorkloadName } from './workloads';
 
 const root = join(__dirname, '..');
 const resultsDir = join(root, 'bench/results');
@@ -50,18 +42,15 @@ const TARGETS: Partial<Record<WorkloadName, { rps: number; p99Ms?: number; flask
   mixed: { rps: 1278, flaskCpuMsPerRequest: 0.78 },
 };
 const RSS_LIMIT_BYTES = 300 * MB;
-/** The row of 100 KiB PUTs straight to the embedded S3 server: the storage's own ceiling. */
-const STORAGE_REFERENCE = 's3rver-put-100k';
 
 interface Row extends LoadFigures {
-  /** A workload, or `s3rver-put-100k`: the storage reference. */
   workload: string;
-  /**
-   * Highest server RSS sampled during the measured run, summed over its processes (local stack only): with
-   * `--workers N` it counts their shared pages N + 1 times (bench/server-process.ts, `treeMemory`).
-   */
+  /** Highest server RSS sampled during the measured run (local stack only). */
   peakRssMB?: number;
-  /** Highest server PSS sampled during the measured run, summed over its processes: what they take together. */
+  /**
+   * Highest server PSS sampled during the measured run: its RSS with the pages it shares with other processes (the
+   * node binary) counted by its share (local stack only).
+   */
   peakPssMB?: number;
   /** The machine's 1-minute load average at the end of the measured run: how much else competed for the cores. */
   loadAverage?: number;
@@ -80,10 +69,8 @@ interface BenchResult {
   connections: number;
   durationSeconds: number;
   warmupSeconds: number;
-  /** Peak RSS of the server over the whole run (VmHWM, summed over its processes), local stack only. */
+  /** Peak RSS of the server over the whole run (VmHWM), local stack only. */
   serverPeakRssMB?: number;
-  /** `--workers` of the local server (undefined: its default). */
-  workers?: number;
   rows: Row[];
 }
 
@@ -100,10 +87,6 @@ const usage = `Usage: npm run bench -- [options]
   --compare FILES     comma-separated result JSON files of earlier runs to chart next to this one
   --replot            redraw bench/results/NAME.svg (with --compare) from NAME.json, without measuring
   --profile           write a CPU profile of the local server to bench/results/profiles and summarize it
-  --no-storage-reference
-                      skip the last row: 100 KiB PUTs straight to the embedded S3 server (s3rver), the ceiling
-                      of every write the local stack makes
-  --workers N         the local server's \`npm start --workers N\` (default: npm start's default)
   --bundled           run the local server from an esbuild bundle (as deployed code is built) instead of tsx
   --server-node-options="OPTS"
                       extra Node options for the local server, e.g. "--max-old-space-size=128"
@@ -121,11 +104,9 @@ async function main(): Promise<void> {
       name: { type: 'string' },
       compare: { type: 'string' },
       profile: { type: 'boolean', default: false },
-      'no-storage-reference': { type: 'boolean', default: false },
       bundled: { type: 'boolean', default: false },
       replot: { type: 'boolean', default: false },
       'server-node-options': { type: 'string' },
-      workers: { type: 'string' },
       'self-check': { type: 'boolean', default: false },
       help: { type: 'boolean', default: false },
     },
@@ -163,7 +144,6 @@ async function main(): Promise<void> {
     bundled: values.bundled,
     nodeOptions: values['server-node-options']?.split(' ').filter(Boolean),
     env: { LOG_LEVEL: values['log-level'] },
-    ...(values.workers === undefined ? {} : { workers: positive(values.workers, '--workers') }),
   });
 
   const sampler = server ? new RssSampler(server.pid) : undefined;
@@ -197,25 +177,7 @@ async function main(): Promise<void> {
       // Work the run left behind (archive builds) must not land in the next workload's figures.
       if (server) await waitUntilIdle(server.pid);
     }
-    if (server?.storage && !values['no-storage-reference']) {
-      const reference = { name: STORAGE_REFERENCE, ...prepareStorageReference(server.storage, runId) };
-      const storage: Target = { url: server.storage.endpoint, authorization: undefined };
-      if (warmupSeconds > 0) await runLoad(storage, reference, { connections, durationSeconds: warmupSeconds });
-      await waitUntilIdle(server.pid);
-      const cpuBefore = cpuSeconds(server.pid);
-      const figures = await runLoad(storage, reference, { connections, durationSeconds });
-      const serverCpuMsPerRequest = ((cpuSeconds(server.pid) - cpuBefore) * 1000) / figures.requests;
-      const row: Row = {
-        workload: STORAGE_REFERENCE,
-        ...figures,
-        loadAverage: loadavg()[0],
-        serverCpuMsPerRequest,
-        misses: [],
-      };
-      rows.push(row);
-      console.log(formatRow(row));
-    }
-    if (server) serverPeakRssMB = treeMemory(server.pid).peakRssBytes / MB;
+    if (server) serverPeakRssMB = processMemory(server.pid).peakRssBytes / MB;
   } finally {
     sampler?.stop();
     await server?.stop();
@@ -225,12 +187,11 @@ async function main(): Promise<void> {
     name,
     date: new Date().toISOString(),
     node: process.version,
-    target: local ? 'local stack (npm start, embedded S3)' : target.url,
+    target: local ? 'local stack (npm start, folder store)' : target.url,
     connections,
     durationSeconds,
     warmupSeconds,
     serverPeakRssMB,
-    ...(values.workers === undefined ? {} : { workers: Number(values.workers) }),
     rows,
   };
   mkdirSync(resultsDir, { recursive: true });
@@ -239,10 +200,7 @@ async function main(): Promise<void> {
 
   console.log(`\n${table(result)}`);
   if (serverPeakRssMB !== undefined) {
-    console.log(
-      `server peak RSS over the whole run (VmHWM, summed over its processes: an upper bound of their joint peak): ` +
-        `${serverPeakRssMB.toFixed(0)} MB (target ≤ 300 MB)`,
-    );
+    console.log(`server peak RSS over the whole run (VmHWM): ${serverPeakRssMB.toFixed(0)} MB (target ≤ 300 MB)`);
   }
   console.log(`written: bench/results/${name}.json, bench/results/${name}.svg`);
   if (values.profile) summarizeProfiles(profileDir);

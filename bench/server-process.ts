@@ -1,5 +1,5 @@
 /**
- * `npm start`'s server (the local API Gateway stand-in over embedded S3) as a child process, so the benchmark
+ * `npm start`'s server (the local API Gateway stand-in over its folder store) as a child process, so the benchmark
  * measures it from outside, as a client would, and can read its memory from /proc without counting its own.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
@@ -7,12 +7,11 @@ import { once } from 'node:events';
 import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { build } from 'esbuild';
-import { processTree } from './cpu';
 
 const root = join(__dirname, '..');
 
 export interface ServerProcessOptions {
-  /** HTTP Basic credentials the server requires (the workers always send them). */
+  /** HTTP Basic credentials the server requires (ReCodEx workers always send them). */
   username: string;
   password: string;
   /** Write a V8 CPU profile of the server into this folder when it stops (`node --cpu-prof`). */
@@ -26,8 +25,6 @@ export interface ServerProcessOptions {
   bundled?: boolean;
   /** Extra Node options for the server, e.g. V8 heap limits. */
   nodeOptions?: readonly string[];
-  /** `npm start --workers N`; the server's default when not given. */
-  workers?: number;
 }
 
 /**
@@ -42,8 +39,6 @@ const BUNDLE = join(root, '.build/bench/server.js');
 
 export interface ServerProcess {
   url: string;
-  /** The embedded S3 server inside the process, and its bucket (for the storage reference run). */
-  storage: { endpoint: string; bucket: string } | undefined;
   pid: number;
   /** Stops the server (SIGINT, as Ctrl-C does) and waits until it has exited and written any profile. */
   stop(): Promise<void>;
@@ -73,15 +68,7 @@ export async function startServerProcess(options: ServerProcessOptions): Promise
   const entry = options.bundled ? [BUNDLE] : ['--require', 'tsx/cjs', join(root, 'lib/local/main.ts')];
   const child = spawn(
     process.execPath,
-    [
-      ...nodeArgs,
-      ...entry,
-      '--port',
-      '0',
-      '--username',
-      options.username,
-      ...(options.workers === undefined ? [] : ['--workers', String(options.workers)]),
-    ],
+    [...nodeArgs, ...entry, '--port', '0', '--username', options.username],
     // The password through the environment: the server takes none on its command line, where ps shows it.
     {
       cwd: root,
@@ -89,12 +76,11 @@ export async function startServerProcess(options: ServerProcessOptions): Promise
       stdio: ['ignore', 'pipe', 'inherit'],
     },
   );
-  const { url, storage } = await startupLines(child);
+  const url = await listeningUrl(child);
   // Keep draining stdout: a full pipe would block the server's (synchronous) log writes.
   child.stdout?.resume();
   return {
     url,
-    storage,
     pid: child.pid as number,
     stop: async () => {
       if (child.exitCode !== null || child.signalCode !== null) return;
@@ -105,20 +91,16 @@ export async function startServerProcess(options: ServerProcessOptions): Promise
   };
 }
 
-/** What `npm start` prints once it serves: its URL, and where its storage is. */
-function startupLines(child: ChildProcess): Promise<Pick<ServerProcess, 'url' | 'storage'>> {
+/** The URL `npm start` prints once it serves (lib/local/start-lines.ts). */
+function listeningUrl(child: ChildProcess): Promise<string> {
   return new Promise((resolve, reject) => {
     let output = '';
     const onData = (chunk: Buffer): void => {
       output += chunk.toString();
       const url = /listening on (http:\/\/\S+)/.exec(output)?.[1];
-      const storage = /storage: bucket (\S+) on (embedded S3 at (http:\/\/[^\s,]+)|S3 endpoint|the folder store)/.exec(
-        output,
-      );
-      if (url && storage) {
+      if (url && output.includes('Press Ctrl-C to stop.')) {
         child.stdout?.off('data', onData);
-        const [, bucket, , endpoint] = storage;
-        resolve({ url, storage: bucket && endpoint ? { endpoint, bucket } : undefined });
+        resolve(url);
       }
     };
     child.stdout?.on('data', onData);
@@ -134,34 +116,22 @@ export function processMemory(pid: number): { rssBytes: number; peakRssBytes: nu
 }
 
 /**
- * Memory of the server's whole process tree (`npm start --workers N` is a primary and N workers), in bytes:
- * - `rssBytes`, the sum of each process's RSS: counts the pages the processes share (the node binary, about 40 MB,
- *   and the files they map) once per process, so it is more than the tree takes;
- * - `pssBytes`, the sum of each process's proportional set size (/proc/<pid>/smaps_rollup): a shared page counts
- *   a share per process, so this is what the tree takes;
- * - `peakRssBytes`, the sum of each process's peak (VmHWM): the peaks need not fall together, so this bounds the
- *   joint peak from above (and forgets workers that exited).
+ * The server's memory now, in bytes: its RSS, and its proportional set size (/proc/<pid>/smaps_rollup), which counts
+ * the pages it shares with other processes (the node binary, the files it maps) by its share of them.
  */
-export function treeMemory(pid: number): { rssBytes: number; pssBytes: number; peakRssBytes: number } {
-  const total = { rssBytes: 0, pssBytes: 0, peakRssBytes: 0 };
-  for (const member of processTree(pid)) {
-    try {
-      const { rssBytes, peakRssBytes } = processMemory(member);
-      const rollup = readFileSync(`/proc/${member}/smaps_rollup`, 'utf8');
-      total.rssBytes += rssBytes;
-      total.peakRssBytes += peakRssBytes;
-      total.pssBytes += Number(/^Pss:\s+(\d+) kB/m.exec(rollup)?.[1] ?? 0) * 1024;
-    } catch {
-      // Exited meanwhile.
-    }
+function memoryNow(pid: number): { rssBytes: number; pssBytes: number } {
+  try {
+    const rollup = readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8');
+    const pssBytes = Number(/^Pss:\s+(\d+) kB/m.exec(rollup)?.[1] ?? 0) * 1024;
+    return { rssBytes: processMemory(pid).rssBytes, pssBytes };
+  } catch {
+    return { rssBytes: 0, pssBytes: 0 }; // exited
   }
-  return total;
 }
 
 /**
- * Samples the server's memory (summed over its process tree, `treeMemory`) at a fixed interval, so each workload
- * gets its own peak (VmHWM only ever grows, over the whole life of each process). A sampled peak can miss a spike
- * shorter than the interval.
+ * Samples the server's memory at a fixed interval, so each workload gets its own peak (VmHWM only ever grows, over
+ * the whole life of the process). A sampled peak can miss a spike shorter than the interval.
  */
 export class RssSampler {
   private peak = 0;
@@ -177,13 +147,13 @@ export class RssSampler {
     this.sample();
   }
 
-  /** The highest summed RSS seen since the last reset, in bytes. */
+  /** The highest RSS seen since the last reset, in bytes. */
   get peakBytes(): number {
     this.sample();
     return this.peak;
   }
 
-  /** The highest summed PSS seen since the last reset, in bytes. */
+  /** The highest PSS seen since the last reset, in bytes. */
   get peakPssBytes(): number {
     this.sample();
     return this.peakPss;
@@ -200,7 +170,7 @@ export class RssSampler {
   }
 
   private sample(): void {
-    const { rssBytes, pssBytes } = treeMemory(this.pid);
+    const { rssBytes, pssBytes } = memoryNow(this.pid);
     if (rssBytes === 0) return; // the process has exited; keep the last peak
     this.peak = Math.max(this.peak, rssBytes);
     this.peakPss = Math.max(this.peakPss, pssBytes);

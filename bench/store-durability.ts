@@ -4,25 +4,20 @@
  * manifests (1 KiB), one at a time and 16 at once, with `--fsync` off and on; then reads (GET with its bytes, HEAD,
  * a missing key) of 1 KiB, 100 KiB and 1 MiB objects. Each row gives the rate, the latency and the process's CPU
  * time (user + system, every thread) per operation: on a machine shared with other work the CPU figure moves least.
- * Last, what a worker's cross-process key lock (`npm start --workers N`, lib/storage/folder-store/key-lock.ts) adds to a
- * write: 1 KiB writes with the store opened alone and as a worker (--locks-only: just that).
  *
- *   npm run bench:store [-- --count 400 --directory /var/tmp --locks-only]
+ *   npm run bench:store [-- --count 400 --directory /var/tmp]
  */
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { takeFolder } from '../lib/storage/folder-store/folder';
 import { FolderStore } from '../lib/storage/folder-store/folder-store';
-import { FileKeyLocks, KeyLocks } from '../lib/storage/folder-store/key-lock';
 
 const { values } = parseArgs({
   options: {
     count: { type: 'string', default: '400' },
     directory: { type: 'string' },
-    'locks-only': { type: 'boolean', default: false },
   },
 });
 const count = Number(values.count);
@@ -77,65 +72,7 @@ const figures = (r: Figures): string[] => [
   r.cpuMicros.toFixed(0),
 ];
 
-/**
- * 1 KiB writes one at a time, with the store opened alone (in-process key locks) and as a worker of this process
- * (a lock file per key), alternated over `rounds` so both see the same machine.
- */
-async function printLocks(rounds = 5): Promise<void> {
-  const parent = await mkdtemp(join(values.directory ?? tmpdir(), 'bench-locks-'));
-  const directory = join(parent, 'shared');
-  await takeFolder(directory, { forWorkers: true });
-  const stores = {
-    // A second owner cannot take that folder: "alone" is the same store code on a folder of its own.
-    alone: await FolderStore.open({ directory: join(parent, 'alone'), bucket: 'bench' }),
-    worker: await FolderStore.open({ directory, bucket: 'bench', workerOf: process.pid }),
-  };
-  const body = randomBytes(1024);
-  const results: Record<keyof typeof stores, Figures[]> = { alone: [], worker: [] };
-  for (let round = 0; round < rounds; round++) {
-    for (const kind of ['alone', 'worker'] as const) {
-      results[kind].push(await run(1, (i) => stores[kind].putObject(`submissions/s${i % 50}/manifest.json`, body)));
-    }
-  }
-  // The lock alone, taken and released around nothing: what it adds to each write.
-  const locks = { alone: new KeyLocks(), worker: new FileKeyLocks(join(directory, 'locks')) };
-  const lockOnly: Record<keyof typeof stores, Figures[]> = { alone: [], worker: [] };
-  for (let round = 0; round < rounds; round++) {
-    for (const kind of ['alone', 'worker'] as const) {
-      lockOnly[kind].push(await run(1, (i) => locks[kind].with(`submissions/s${i % 50}/manifest.json`, async () => 0)));
-    }
-  }
-  locks.worker.close();
-  for (const store of Object.values(stores)) await store.close();
-  await rm(parent, { recursive: true, force: true });
-  const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? 0;
-  console.log('');
-  console.log(
-    `| 1 KiB write, store opened (median of ${rounds} alternated rounds) | writes/s | CPU µs/write | CPU µs of the key lock alone |`,
-  );
-  console.log('|---|---|---|---|');
-  for (const [kind, label] of [
-    ['alone', 'alone (in-process key locks)'],
-    ['worker', 'as a worker (and a lock file per key)'],
-  ] as const) {
-    const rows = results[kind];
-    console.log(
-      row([
-        label,
-        median(rows.map((r) => r.perSecond)).toFixed(0),
-        median(rows.map((r) => r.cpuMicros)).toFixed(0),
-        median(lockOnly[kind].map((r) => r.cpuMicros)).toFixed(1),
-      ]),
-    );
-  }
-}
-
 async function main(): Promise<void> {
-  if (values['locks-only']) {
-    console.log(`${new Date().toISOString()}, ${count} writes per round, folder in ${values.directory ?? tmpdir()}`);
-    await printLocks();
-    return;
-  }
   console.log(`${new Date().toISOString()}, ${count} operations per row, folder in ${values.directory ?? tmpdir()}`);
   console.log('| write | at once | fsync | writes/s | p50 ms | p99 ms | CPU µs/write |');
   console.log('|---|---|---|---|---|---|---|');
@@ -177,7 +114,6 @@ async function main(): Promise<void> {
     const missing = (i: number): Promise<unknown> => store.getObject(`objects/missing/o${i}`);
     console.log(row(['GET of a missing key', 1, ...figures(await run(1, missing))]));
   });
-  await printLocks();
 }
 
 main().catch((err: unknown) => {

@@ -96,24 +96,6 @@ export async function prepareWorkload(
   return { name, requests: cycle, sentBytesPerRequest: sent / cycle.length };
 }
 
-/**
- * Not a protocol workload: 100 KiB PUTs straight to the embedded S3 server inside the local stack (s3rver takes
- * unsigned requests). Every write of the stack goes through it, so this is the ceiling of `result-put` and `submit`.
- */
-export function prepareStorageReference(storage: { endpoint: string; bucket: string }, runId: string) {
-  const ids = new IdSource(runId);
-  const body = resultContent(undefined);
-  const requests: autocannon.Request[] = [
-    {
-      method: 'PUT',
-      path: `/${storage.bucket}/bench-reference/placeholder`,
-      body,
-      setupRequest: (request) => ({ ...request, path: `/${storage.bucket}/bench-reference/${ids.next('ref')}` }),
-    },
-  ];
-  return { requests, sentBytesPerRequest: body.length };
-}
-
 function bodyLength(body: autocannon.Request['body']): number {
   return body === undefined ? 0 : Buffer.byteLength(body);
 }

@@ -15,13 +15,6 @@ export interface Setting {
   meaning: string;
 }
 
-/**
- * `npm start`'s processes by default (`--workers`, FILESERVER_WORKERS): one. Measured on this 2-core machine with the
- * bench's load generator on the same cores, two workers served no more requests/s on most workloads, cost more CPU
- * per request, and twice the memory (docs/embedded-store.md, "Several processes").
- */
-export const DEFAULT_WORKERS = 1;
-
 export const SETTINGS: readonly Setting[] = [
   { names: ['BUCKET'], default: '`recodex-fileserver` locally', meaning: 'the bucket that holds everything' },
   {
@@ -87,12 +80,6 @@ export const SETTINGS: readonly Setting[] = [
     meaning: 'memory per function instance for exercise files (their content never changes); 0 turns it off',
   },
   {
-    names: ['FILESERVER_WORKERS'],
-    default: String(DEFAULT_WORKERS),
-    meaning:
-      'processes `npm start` serves with (1–16), as `--workers`; 1 serves in one process, more share the port and the folder store ([docs/embedded-store.md](docs/embedded-store.md#several-processes))',
-  },
-  {
     names: ['LOG_LEVEL'],
     default: '`info`',
     meaning: '`info`: one JSON line per request; `error`: failures only; `silent`: nothing',
@@ -115,10 +102,6 @@ export const START_OPTIONS: readonly StartOption[] = [
     flag: '--fsync',
     meaning:
       'flush every write to the disk before answering, so it also survives a power loss (a killed process loses nothing either way)',
-  },
-  {
-    flag: '--workers N',
-    meaning: `serve with N worker processes (default ${DEFAULT_WORKERS}, or \`FILESERVER_WORKERS\`); 1 keeps everything in one process`,
   },
   { flag: '--layout L', meaning: 'archive layout: `prefixed` (default) or `flat`, as `ARCHIVE_LAYOUT`' },
   {

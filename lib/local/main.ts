@@ -1,14 +1,13 @@
 /**
  * `npm start`: the fileserver on http://127.0.0.1:9999 over the folder store (docs/embedded-store.md), or over the
- * S3 endpoint in S3_ENDPOINT; in one process (`--workers 1`) or in several (lib/local/cluster.ts). This module only
- * reads the options: the server (lib/local/serve.ts) is loaded where it runs, so a primary of several workers stays
- * small. Loaded with `require`, which tsx's CommonJS hook (`npm start`: `node --require tsx/cjs`) compiles; its
- * ESM loader (`--import tsx`) costs each process a loader thread of about 25 MB (docs/embedded-store.md).
+ * S3 endpoint in S3_ENDPOINT, in this one process. This module reads the options; the server (lib/local/serve.ts) is
+ * loaded only once they are good, so `--help` and a bad option answer without loading the handlers and the AWS SDK.
+ * Loaded with `require`, which tsx's CommonJS hook (`npm start`: `node --require tsx/cjs`) compiles; its ESM loader
+ * (`--import tsx`) costs the process a loader thread of about 25 MB (docs/embedded-store.md).
  */
-import cluster from 'node:cluster';
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { DEFAULT_WORKERS, startHelp } from '../settings';
+import { startHelp } from '../settings';
 
 /**
  * SIGINT (Ctrl-C) and SIGTERM (a supervisor, `kill`) stop the server and delete a temporary folder. The handlers are
@@ -44,34 +43,31 @@ function closeOnStop(stack: { close(): Promise<void> }): (signal: string) => voi
   };
 }
 
-/** More workers than this only add memory on a machine of a few cores. */
-const MAX_WORKERS = 16;
+const OPTIONS = {
+  port: { type: 'string', default: '9999' },
+  host: { type: 'string', default: '127.0.0.1' },
+  directory: { type: 'string' },
+  fsync: { type: 'boolean', default: false },
+  layout: { type: 'string' },
+  username: { type: 'string' },
+  // Declared only to refuse it by name, without echoing its value.
+  password: { type: 'string' },
+  'password-file': { type: 'string' },
+  help: { type: 'boolean', default: false },
+} as const;
 
-function workerCount(option: string | undefined): number {
-  const text = option ?? process.env.FILESERVER_WORKERS ?? String(DEFAULT_WORKERS);
-  const workers = Number(text);
-  if (!/^\d+$/.test(text) || workers < 1 || workers > MAX_WORKERS) {
-    throw new Error(`--workers (FILESERVER_WORKERS) must be a whole number from 1 to ${MAX_WORKERS}, not ${text}`);
+/** The options, or an error that names the one not understood and where the others are listed. */
+function readOptions() {
+  try {
+    return parseArgs({ options: OPTIONS }).values;
+  } catch (err) {
+    if (!(err as NodeJS.ErrnoException).code?.startsWith('ERR_PARSE_ARGS_')) throw err;
+    throw new Error(`${(err as Error).message}. \`npm start -- --help\` lists the options.`);
   }
-  return workers;
 }
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({
-    options: {
-      port: { type: 'string', default: '9999' },
-      host: { type: 'string', default: '127.0.0.1' },
-      directory: { type: 'string' },
-      fsync: { type: 'boolean', default: false },
-      layout: { type: 'string' },
-      username: { type: 'string' },
-      // Declared only to refuse it by name, without echoing its value.
-      password: { type: 'string' },
-      'password-file': { type: 'string' },
-      workers: { type: 'string' },
-      help: { type: 'boolean', default: false },
-    },
-  });
+  const values = readOptions();
   if (values.help) {
     console.log(startHelp());
     return;
@@ -88,28 +84,9 @@ async function main(): Promise<void> {
   }
   if (values['password-file'] !== undefined) process.env.FILESERVER_PASSWORD = readPassword(values['password-file']);
 
-  const serveOptions = { host: values.host, port, directory: values.directory, fsync: values.fsync };
-
-  if (cluster.isWorker) {
-    const { runWorker } = require('./serve') as typeof import('./serve');
-    await runWorker({ ...serveOptions, workerOf: process.ppid });
-    return;
-  }
-  const workers = workerCount(values.workers);
-  if (workers > 1) {
-    const { runPrimary } = require('./cluster') as typeof import('./cluster');
-    await runPrimary({
-      workers,
-      directory: values.directory,
-      fsync: values.fsync,
-      args: process.argv.slice(2),
-      onServing: stopWhenAsked,
-    });
-    return;
-  }
   const { serve } = require('./serve') as typeof import('./serve');
   const { startLines } = require('./start-lines') as typeof import('./start-lines');
-  const stack = await serve(serveOptions);
+  const stack = await serve({ host: values.host, port, directory: values.directory, fsync: values.fsync });
   const lines = startLines({
     url: stack.url,
     bucket: stack.bucket,
@@ -117,7 +94,6 @@ async function main(): Promise<void> {
     s3Endpoint: stack.s3Endpoint,
     temporary: values.directory === undefined,
     fsync: values.fsync,
-    workers: 1,
   });
   for (const line of lines) console.log(line);
   stopWhenAsked(closeOnStop(stack));

@@ -23,11 +23,6 @@ export interface LocalStackOptions {
   directory?: string;
   /** Flush every write of the folder store to the disk before acknowledging it (docs/embedded-store.md). */
   fsync?: boolean;
-  /**
-   * Serve `directory` as one worker of a multi-process `npm start` (lib/local/cluster.ts): the process with this pid
-   * holds the folder and deletes it if temporary; this stack's store joins it (lib/storage/folder-store/folder.ts).
-   */
-  workerOf?: number;
   /** Environment to read S3_ENDPOINT, BUCKET, credentials etc. from; written back for the handlers. */
   env?: NodeJS.ProcessEnv;
 }
@@ -66,9 +61,6 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     if (routes.some((route) => route.resource.split('/')[1] === bucket)) {
       throw new Error(`BUCKET ${bucket} is the name of a route; the folder store serves /${bucket}/… itself.`);
     }
-    if (options.workerOf !== undefined && options.directory === undefined) {
-      throw new Error('A worker serves the folder of the process it works for: give its directory.');
-    }
     temporary = options.directory === undefined;
     directory = options.directory ? resolve(options.directory) : await mkdtemp(join(tmpdir(), 'recodex-fileserver-'));
     folderStore = await FolderStore.open({
@@ -76,7 +68,6 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       bucket,
       fsync: options.fsync,
       region: env.AWS_REGION,
-      ...(options.workerOf !== undefined ? { workerOf: options.workerOf } : {}),
     });
     useStore(folderStore);
   }

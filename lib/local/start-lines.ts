@@ -7,7 +7,6 @@ export interface StartFacts {
   s3Endpoint: string;
   temporary: boolean;
   fsync: boolean;
-  workers: number;
 }
 
 export function startLines(facts: StartFacts): string[] {
@@ -15,14 +14,9 @@ export function startLines(facts: StartFacts): string[] {
     ? `the folder store, folder ${facts.directory}${facts.temporary ? ' (deleted on exit)' : ''}` +
       `${facts.fsync ? ', fsync on' : ''}`
     : `S3 endpoint ${facts.s3Endpoint}`;
-  const processes =
-    facts.workers === 1
-      ? 'one process (--workers N or FILESERVER_WORKERS for more)'
-      : `${facts.workers} worker processes and their primary (--workers N, FILESERVER_WORKERS)`;
   return [
     `ReCodEx fileserver listening on ${facts.url}`,
     `storage: bucket ${facts.bucket} on ${storage}`,
-    `processes: ${processes}`,
     'Press Ctrl-C to stop.',
   ];
 }

@@ -11,16 +11,9 @@ function enabled(level: Level): boolean {
   return rank[level] >= (rank[configured] ?? 0);
 }
 
-/** Fields every line of this process carries: each worker of `npm start --workers N` names itself (lib/local/serve.ts). */
-let processFields: Record<string, unknown> = {};
-
-export function logEveryLineWith(fields: Record<string, unknown>): void {
-  processFields = fields;
-}
-
 export function log(level: Level, message: string, fields: Record<string, unknown> = {}): void {
   if (!enabled(level)) return;
-  const line = JSON.stringify({ level, message, time: new Date().toISOString(), ...processFields, ...fields });
+  const line = JSON.stringify({ level, message, time: new Date().toISOString(), ...fields });
   if (level === 'error') console.error(line);
   else console.log(line);
 }

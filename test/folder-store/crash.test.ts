@@ -4,9 +4,6 @@
  * builds them) and upload large results through presigned URLs; then it is started again on the same folder.
  * Afterwards every acknowledged write is there byte for byte, and every archive holds exactly the files of its
  * submission's manifest. A write that was in flight at the kill may have landed or not, but whole or not at all.
- * The same holds with several processes (`--workers 2`, lib/local/cluster.ts): when the primary is killed (its
- * workers must then exit by themselves), and when one worker is killed while the other serves on (the primary
- * replaces it, and the keys the dead worker held are writable again).
  *
  * Each client works on its own names one request at a time, so for every name at most one write was in flight at
  * the kill: what is stored must be the last acknowledged version or that in-flight one.
@@ -19,14 +16,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type RawAnswer, send } from '../support/http';
 import { multipart } from '../support/multipart';
-import { alive, workersOf } from '../support/processes';
 import { askUpload, putToPresignedUrl, type UploadGrant } from '../support/uploads';
 import { readZip } from '../support/zip';
 
 /** Kills per run: each one a restart on the same folder. Bounded: about 3–5 s per round on 2 busy cores. */
 const ROUNDS = 6;
-/** Fewer for each mode of several processes, which the one-process rounds already share most of their paths with. */
-const ROUNDS_WITH_WORKERS = 4;
 /** How long the clients run before the kill: anywhere in this range, uniformly. */
 const KILL_AFTER_MS = { min: 150, max: 1500 };
 /** Above the inline limit (4 MiB): the result is uploaded and downloaded through presigned URLs. */
@@ -37,8 +31,12 @@ let directory: string;
 /** Every server started, so that none outlives a failing test. */
 const started: Server[] = [];
 
+beforeAll(async () => {
+  directory = await mkdtemp(join(tmpdir(), 'crash-tests-'));
+});
 afterAll(async () => {
   for (const server of started) await kill(server, 'SIGKILL');
+  await rm(directory, { recursive: true, force: true });
 });
 
 interface Server {
@@ -47,20 +45,10 @@ interface Server {
 }
 
 /** The server in a process of its own (no tsx wrapper process: the pid killed is the server's). */
-async function startServer(workers: number): Promise<Server> {
+async function startServer(): Promise<Server> {
   const child = spawn(
     process.execPath,
-    [
-      '--require',
-      'tsx/cjs',
-      join(root, 'lib/local/main.ts'),
-      '--port',
-      '0',
-      '--directory',
-      directory,
-      '--workers',
-      String(workers),
-    ],
+    ['--require', 'tsx/cjs', join(root, 'lib/local/main.ts'), '--port', '0', '--directory', directory],
     {
       cwd: root,
       env: { ...process.env, LOG_LEVEL: 'silent', S3_ENDPOINT: '', BUCKET: '', NODE_OPTIONS: '' },
@@ -106,8 +94,8 @@ interface Versions<T> {
 
 type Files = Record<string, Buffer>;
 
-let results = new Map<string, Versions<Buffer>>();
-let submissions = new Map<string, Versions<Files>>();
+const results = new Map<string, Versions<Buffer>>();
+const submissions = new Map<string, Versions<Files>>();
 let acknowledgedWrites = 0;
 
 async function tracked<T>(versions: Versions<T>, next: T, write: () => Promise<RawAnswer>): Promise<void> {
@@ -213,108 +201,37 @@ async function verify(url: string): Promise<number> {
   return checked;
 }
 
-/** How the server runs, and which of its processes each round kills. */
-interface Mode {
-  workers: number;
-  kill: 'server' | 'worker';
-  rounds: number;
-}
-
-const MODES: [string, Mode][] = [
-  ['one process (--workers 1), killed', { workers: 1, kill: 'server', rounds: ROUNDS }],
-  ['--workers 2, the primary killed', { workers: 2, kill: 'server', rounds: ROUNDS_WITH_WORKERS }],
-  ['--workers 2, one worker killed', { workers: 2, kill: 'worker', rounds: ROUNDS_WITH_WORKERS }],
-];
-
-/** Kills the whole server, and waits until no process of it runs (its workers exit once their primary is gone). */
-async function killServer(server: Server): Promise<void> {
-  const workers = workersOf(server.child.pid as number);
-  await kill(server, 'SIGKILL');
-  const deadline = Date.now() + 10_000;
-  while (workers.some(alive) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
-  expect({ workersLeftRunning: workers.filter(alive) }).toEqual({ workersLeftRunning: [] });
-}
-
-/** Kills one worker at random, and waits until the primary has a second one again. */
-async function killOneWorker(server: Server): Promise<void> {
-  const primary = server.child.pid as number;
-  const workers = workersOf(primary);
-  const victim = workers[Math.floor(Math.random() * workers.length)] as number;
-  process.kill(victim, 'SIGKILL');
-  const deadline = Date.now() + 30_000;
-  while (Date.now() < deadline) {
-    const now = workersOf(primary);
-    if (now.length === workers.length && !now.includes(victim)) return;
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-  throw new Error(`worker ${victim} was not replaced within 30 s`);
-}
-
-/** A write of every result name: each must go through, so no dead worker's key lock is left holding one. */
-async function writeEveryResult(url: string): Promise<void> {
-  for (const [name, versions] of results) {
-    const body = randomBytes(1000);
-    await tracked(versions, body, () => send(url, 'PUT', `/results/${name}`, { body }));
-  }
-}
-
-describe.each(MODES)('%s', (_name, mode) => {
-  beforeAll(async () => {
-    directory = await mkdtemp(join(tmpdir(), 'crash-tests-'));
-    results = new Map();
-    submissions = new Map();
-    acknowledgedWrites = 0;
-  });
-  afterAll(async () => {
-    await rm(directory, { recursive: true, force: true });
-  });
-
-  it(
-    `keeps every acknowledged write through ${mode.rounds} SIGKILLs at random moments`,
-    async () => {
-      const delays: number[] = [];
-      for (let round = 0; round < mode.rounds; round++) {
-        const server = await startServer(mode.workers);
-        // What the previous kill left: everything acknowledged before it, whole.
-        if (round > 0) await verify(server.url);
-        const stop = { now: false };
-        const clients = [
-          ...['a', 'b', 'c', 'd'].map((name) => client(server.url, `r${round % 2}${name}`, stop)),
-          largeClient(server.url, `large${round % 2}`, stop),
-        ].map((running) => running.catch(() => undefined)); // cut off by the kill
-        const delay = KILL_AFTER_MS.min + Math.random() * (KILL_AFTER_MS.max - KILL_AFTER_MS.min);
-        delays.push(Math.round(delay));
-        await new Promise((resolve) => setTimeout(resolve, delay));
-        if (mode.kill === 'server') {
-          await killServer(server);
-          stop.now = true;
-          await Promise.all(clients);
-        } else {
-          await killOneWorker(server);
-          stop.now = true;
-          // A connection the primary was handing to the worker as it died is never answered (Node's round-robin
-          // hand-off, docs/embedded-store.md): its client waits until the server stops, and its write never started.
-          const settled = Promise.all(clients);
-          await Promise.race([settled, new Promise((resolve) => setTimeout(resolve, 5000))]);
-          // The server lived on: what the dead worker acknowledged is there, and every key can be written again.
-          await verify(server.url);
-          await writeEveryResult(server.url);
-          await kill(server, 'SIGTERM');
-          await settled;
-        }
-      }
-      const server = await startServer(mode.workers);
-      try {
-        const checked = await verify(server.url);
-        // The run meant something: writes were acknowledged, and what they wrote was found.
-        expect(acknowledgedWrites).toBeGreaterThan(mode.rounds);
-        expect(checked).toBeGreaterThan(4);
-      } catch (err) {
-        throw new Error(`after kills at ${delays.join(', ')} ms: ${(err as Error).message}`);
-      } finally {
-        await kill(server, 'SIGTERM');
-      }
-    },
-    60_000 + mode.rounds * 30_000,
-  );
-});
+it(
+  `keeps every acknowledged write through ${ROUNDS} SIGKILLs at random moments`,
+  async () => {
+    const delays: number[] = [];
+    for (let round = 0; round < ROUNDS; round++) {
+      const server = await startServer();
+      // What the previous kill left: everything acknowledged before it, whole.
+      if (round > 0) await verify(server.url);
+      const stop = { now: false };
+      const clients = [
+        ...['a', 'b', 'c', 'd'].map((name) => client(server.url, `r${round % 2}${name}`, stop)),
+        largeClient(server.url, `large${round % 2}`, stop),
+      ].map((running) => running.catch(() => undefined)); // cut off by the kill
+      const delay = KILL_AFTER_MS.min + Math.random() * (KILL_AFTER_MS.max - KILL_AFTER_MS.min);
+      delays.push(Math.round(delay));
+      await new Promise((resolve) => setTimeout(resolve, delay));
+      await kill(server, 'SIGKILL');
+      stop.now = true;
+      await Promise.all(clients);
+    }
+    const server = await startServer();
+    try {
+      const checked = await verify(server.url);
+      // The run meant something: writes were acknowledged, and what they wrote was found.
+      expect(acknowledgedWrites).toBeGreaterThan(ROUNDS);
+      expect(checked).toBeGreaterThan(4);
+    } catch (err) {
+      throw new Error(`after kills at ${delays.join(', ')} ms: ${(err as Error).message}`);
+    } finally {
+      await kill(server, 'SIGTERM');
+    }
+  },
+  60_000 + ROUNDS * 30_000,
+);

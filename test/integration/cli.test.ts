@@ -93,6 +93,29 @@ it('refuses a bad option value with a clear message', async () => {
   await expect(startCli(['--layout', 'sideways'])).rejects.toThrow(/ARCHIVE_LAYOUT must be one of prefixed, flat/);
 });
 
+it('refuses an option it does not have, such as --workers (one process serves), and points to --help', async () => {
+  const refused = startCli(['--workers', '2']);
+  await expect(refused).rejects.toThrow(/exited with 1 before listening/);
+  await expect(refused).rejects.toThrow("Unknown option '--workers'. `npm start -- --help` lists the options.");
+});
+
+it('refuses a --directory that another running server holds, and leaves that server serving', async () => {
+  const directory = await mkdtemp(join(tmpdir(), 'fileserver-cli-held-'));
+  try {
+    const first = await startCli(['--directory', directory]);
+    try {
+      const second = startCli(['--directory', directory]);
+      await expect(second).rejects.toThrow(/exited with 1 before listening/);
+      await expect(second).rejects.toThrow(`The storage folder ${directory} is in use by process `);
+      expect((await send(first.url, 'PUT', '/results/held.zip', { body: 'still serving' })).status).toBe(200);
+    } finally {
+      expect(await first.stop()).toBe(0);
+    }
+  } finally {
+    await rm(directory, { recursive: true, force: true });
+  }
+});
+
 it('with S3_ENDPOINT, fails at start on a BUCKET the endpoint does not have, saying how to create it', async () => {
   const directory = await mkdtemp(join(tmpdir(), 'fileserver-cli-s3-'));
   const s3 = await startEmbeddedS3({ directory, bucket: 'another-bucket' });

@@ -1,4 +1,4 @@
-/** The processes of a running `npm start`, from /proc (Linux): whether one still runs, and a primary's workers. */
+/** The processes of a running `npm start`, from /proc (Linux): whether one still runs, and what runs below it. */
 import { readdirSync, readFileSync } from 'node:fs';
 
 export function alive(pid: number): boolean {
@@ -36,17 +36,4 @@ export function childrenOf(pid: number): number[] {
 /** Every process below `pid`, depth first. */
 export function descendants(pid: number): number[] {
   return childrenOf(pid).flatMap((child) => [child, ...descendants(child)]);
-}
-
-/** The running `npm start` processes directly below `pid`: the workers of a primary (lib/local/cluster.ts). */
-export function workersOf(pid: number): number[] {
-  return childrenOf(pid).filter((child) => {
-    let command: string[] = [];
-    try {
-      command = readFileSync(`/proc/${child}/cmdline`, 'utf8').split('\0');
-    } catch {
-      return false;
-    }
-    return command.some((arg) => arg.endsWith('lib/local/main.ts')) && alive(child);
-  });
 }

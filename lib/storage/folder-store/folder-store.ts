@@ -10,8 +10,8 @@
  * - Small objects are read and written with a few synchronous system calls, large ones and streams asynchronously
  *   (docs/embedded-store.md, "Cost per operation"): the guarantees above are the same on both paths.
  * - Create-only and `If-Match` writes check the stored version and rename while holding the key (lib/storage/folder-store/
- *   key-lock.ts); a lock file keeps a second owner off the folder (lib/storage/folder-store/folder.ts), whose workers' key
- *   locks exclude each other across processes.
+ *   key-lock.ts); a lock file keeps every other process off the folder (lib/storage/folder-store/folder.ts), so this
+ *   process's key locks are the only ones there are.
  * - Every object-created write is announced (`created`), as S3 notifications announce it to the archiver.
  * - Presigned URLs are SigV4, made and checked with the AWS SDK's own signer with this store's credentials
  *   (lib/storage/folder-store/presigned.ts); the local server answers them (lib/local/store-endpoint.ts).
@@ -54,9 +54,9 @@ import {
   type UploadStreamOptions,
 } from '../object-store';
 import { presignGetWith, presignPutWith } from '../presign';
-import { joinFolder, KEY_LOCKS, releaseFolder, type StoreCredentials, takeFolder } from './folder';
+import { releaseFolder, type StoreCredentials, takeFolder } from './folder';
 import { errnoOf, translateFsError } from './fs-errors';
-import { FileKeyLocks, KeyLocks } from './key-lock';
+import { KeyLocks } from './key-lock';
 import { isFolderName, keyOfPath, objectPath } from './key-path';
 import { CorruptObjectError, type ObjectMeta, readTrailer, readWholeFile, trailer } from './object-file';
 
@@ -67,8 +67,6 @@ export interface FolderStoreOptions {
   /** Flush every write (file and folder) to the disk before it is acknowledged: survives a power loss, costs time. */
   fsync?: boolean;
   region?: string;
-  /** Join the folder as a worker of this process (its pid), which holds it, instead of taking it. */
-  workerOf?: number;
 }
 
 export interface ObjectCreated {
@@ -128,6 +126,8 @@ export class FolderStore extends EventEmitter implements ObjectStore {
   private readonly tmp: string;
   private presigner: S3Client | undefined;
   private closed = false;
+  /** The folder's only writer is this process (lib/storage/folder-store/folder.ts), so its own queues suffice. */
+  private readonly locks = new KeyLocks();
 
   private constructor(
     readonly directory: string,
@@ -135,7 +135,6 @@ export class FolderStore extends EventEmitter implements ObjectStore {
     readonly credentials: StoreCredentials,
     private readonly fsync: boolean,
     readonly region: string,
-    private readonly locks: KeyLocks | FileKeyLocks,
   ) {
     super();
     this.objects = join(directory, 'objects');
@@ -146,22 +145,12 @@ export class FolderStore extends EventEmitter implements ObjectStore {
    * Opens (or creates) the store in `options.directory` and takes the folder (lib/storage/folder-store/folder.ts): an empty
    * or missing folder becomes a store; a folder that holds anything else is refused rather than mixed with.
    * Temporary files of writes that a crash cut short are removed; every object renamed into place before the crash
-   * is there. With `workerOf`, the folder is not taken but joined: the process `workerOf` holds it, and this store
-   * is one of its workers' (lib/local/cluster.ts), whose writes exclude each other per key across processes.
+   * is there. A folder that a running process holds, this one included, is refused.
    */
   static async open(options: FolderStoreOptions): Promise<FolderStore> {
     const root = resolve(options.directory);
-    const shared = options.workerOf !== undefined;
-    const credentials = shared ? await joinFolder(root, options.workerOf as number) : await takeFolder(root);
-    const locks = shared ? new FileKeyLocks(join(root, KEY_LOCKS)) : new KeyLocks();
-    return new FolderStore(
-      root,
-      options.bucket,
-      credentials,
-      options.fsync ?? false,
-      options.region ?? 'us-east-1',
-      locks,
-    );
+    const credentials = await takeFolder(root);
+    return new FolderStore(root, options.bucket, credentials, options.fsync ?? false, options.region ?? 'us-east-1');
   }
 
   /** Where presigned URLs point: the local server that answers them (lib/local/store-endpoint.ts). */
@@ -440,13 +429,12 @@ export class FolderStore extends EventEmitter implements ObjectStore {
     });
   }
 
-  /** Releases the folder (its lock; a worker's store leaves that to the owner); objects stay. */
+  /** Releases the folder (its lock); objects stay. */
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
     this.presigner?.destroy();
-    if (this.locks instanceof FileKeyLocks) this.locks.close();
-    else await releaseFolder(this.directory);
+    await releaseFolder(this.directory);
   }
 
   private async recordedKey(path: string): Promise<string | undefined> {
