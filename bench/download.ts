@@ -5,7 +5,7 @@
  *
  *   npm run bench:download [-- --mib 65 --rounds 30]
  *
- * It starts `npm start`'s server (embedded S3, Basic auth on) as a child process, uploads one random exercise file
+ * It starts `npm start`'s server (its folder store, Basic auth on) as a child process, uploads one random exercise file
  * through the large-upload route, then alternates the two kinds of download, each on fresh connections as a worker
  * makes them, reading every byte and checking its SHA-1. Results: a table and bench/results/download.json.
  */

@@ -106,7 +106,7 @@ async function main(): Promise<void> {
   const result = {
     date: new Date().toISOString(),
     node: process.version,
-    target: server ? 'local stack (npm start, embedded S3)' : target.url,
+    target: server ? 'local stack (npm start, folder store)' : target.url,
     connections,
     warmupSeconds,
     durationSeconds,
