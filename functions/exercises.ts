@@ -4,12 +4,12 @@ import { config } from '../lib/config';
 import { NotFoundError } from '../lib/errors';
 import { storeExerciseFiles } from '../lib/fileserver/exercises';
 import { parseSha1, taskKey } from '../lib/fileserver/keys';
-import { base64Length } from '../lib/http/body-bytes';
 import { httpHandler, type RouteMethod } from '../lib/http/handler';
 import { parseFileParts } from '../lib/http/multipart';
 import { json, param } from '../lib/http/request';
 import { IMMUTABLE } from '../lib/http/semantics';
 import { type CachedObject, serveObject } from '../lib/http/serve-object';
+import { base64Length } from '../lib/lambda-limits';
 import { ByteLru } from '../lib/util/lru';
 
 /** The collection: uploads. */

@@ -4,6 +4,11 @@
  * 4 bytes of payload carry 3 bytes of a body.
  */
 
+/** The length of the base64 form (RFC 4648 §4, padded) of `size` bytes. */
+export function base64Length(size: number): number {
+  return 4 * Math.ceil(size / 3);
+}
+
 /** API Gateway REST: at most 10 MB of request body. */
 export const API_GATEWAY_MAX_BODY_BYTES = 10 * 1024 * 1024;
 

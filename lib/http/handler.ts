@@ -6,7 +6,6 @@ import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-l
 import { BadRequestError, errorAnswer, MethodNotAllowedError } from '../errors';
 import { describeError, log } from '../util/log';
 import { checkBasicAuth, expectedCredentials } from './auth';
-import { requestBodyBytes } from './body-bytes';
 import { type HttpAnswer, type HttpRequest, toRequest } from './request';
 
 export type RouteMethod = (request: HttpRequest) => Promise<HttpAnswer>;
@@ -62,11 +61,7 @@ export function httpHandler(route: string, methods: Partial<Record<string, Route
 
 /** The decoded size of the request body, for the log line. */
 function requestBytes(event: APIGatewayProxyEvent | null | undefined): number {
-  if (!event) return 0;
-  // Counted from the bytes the local server handed over, if it did: reading `body` would encode them.
-  const bytes = requestBodyBytes(event);
-  if (bytes) return bytes.length;
-  const body = event.body;
+  const body = event?.body;
   if (typeof body !== 'string') return 0;
-  return event.isBase64Encoded ? Buffer.byteLength(body, 'base64') : Buffer.byteLength(body);
+  return event?.isBase64Encoded ? Buffer.byteLength(body, 'base64') : Buffer.byteLength(body);
 }

@@ -4,7 +4,6 @@
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
 import { NotFoundError } from '../errors';
 import { dictionary } from '../util/dictionary';
-import { requestBodyBytes } from './body-bytes';
 
 export type HttpAnswer = APIGatewayProxyResult;
 
@@ -27,10 +26,8 @@ export function toRequest(event: APIGatewayProxyEvent): HttpRequest {
     if (value !== undefined) params[name] = value;
   }
   // With binary media type */* every body arrives base64; keep plain bodies working too (docs/development.md, "Pitfalls of the toolchain": plain bodies).
-  // The local server hands over the bytes it read as well (lib/http/body-bytes.ts), which need no decoding.
   const body =
-    requestBodyBytes(event) ??
-    (event.body == null ? Buffer.alloc(0) : Buffer.from(event.body, event.isBase64Encoded ? 'base64' : 'utf8'));
+    event.body == null ? Buffer.alloc(0) : Buffer.from(event.body, event.isBase64Encoded ? 'base64' : 'utf8');
   return { method: event.httpMethod.toUpperCase(), params, header: (name) => headers.get(name.toLowerCase()), body };
 }
 

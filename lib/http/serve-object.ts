@@ -14,7 +14,6 @@ import {
   readObjectBytes,
 } from '../storage/store';
 import type { ByteLru } from '../util/lru';
-import { markStableBody } from './body-bytes';
 import type { HttpAnswer, HttpRequest } from './request';
 import {
   checkPreconditions,
@@ -45,8 +44,7 @@ export interface ServeOptions {
 export interface CachedObject {
   /**
    * The bytes, base64-encoded as the answer carries them; absent for an object above the inline limit, of which only
-   * the metadata is kept, so that its redirect needs no S3 request. Never changes: the local server keeps the
-   * decoded bytes of an entry it has sent (a `StableBody`, lib/http/body-bytes.ts).
+   * the metadata is kept, so that its redirect needs no S3 request.
    */
   readonly base64: string | undefined;
   size: number;
@@ -149,11 +147,7 @@ function cachedAnswer(method: string, decision: DownloadDecision, cached: Cached
   if (method === 'HEAD' || 'body' in decision) return inlineAnswer(method, decision, undefined);
   const { range } = decision;
   if (range && range.start === 0 && range.end + 1 === cached.size) {
-    // The same string on every answer: the local server keeps its decoded bytes (lib/http/body-bytes.ts).
-    return markStableBody(
-      { statusCode: decision.statusCode, headers: decision.headers, body: base64, isBase64Encoded: true },
-      cached,
-    );
+    return { statusCode: decision.statusCode, headers: decision.headers, body: base64, isBase64Encoded: true };
   }
   return inlineAnswer(method, decision, Buffer.from(base64, 'base64'));
 }

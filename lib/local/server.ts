@@ -15,11 +15,10 @@ import {
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
-import { base64Length, type StableBody, setRequestBody, stableBodyOf } from '../http/body-bytes';
 import type { LambdaHttpHandler } from '../http/handler';
+import { base64Length } from '../lambda-limits';
 import { dictionary } from '../util/dictionary';
 import { describeError, log } from '../util/log';
-import { ByteLru } from '../util/lru';
 import {
   API_GATEWAY_MAX_BODY_BYTES,
   LAMBDA_MAX_PAYLOAD_BYTES,
@@ -81,14 +80,13 @@ export function createLocalServer(options: LocalServerOptions): Server {
     // How often Node checks those timeouts (default 30 s, which would stretch a short one).
     connectionsCheckingInterval: Math.min(requestTimeout, 1_000),
   };
-  const decodedBodies = new ByteLru<DecodedBody, StableBody>(DECODED_BODIES_BYTES, DECODED_BODIES_BYTES);
   const server = createServer(serverOptions, (req, res) => {
     const store = options.store;
     if (store?.owns(pathOf(req.url ?? '/'))) {
       void store.handle(req, res);
       return;
     }
-    handle(options, decodedBodies, req, res).catch((err: unknown) => {
+    handle(options, req, res).catch((err: unknown) => {
       log('error', 'local server failure', describeError(err));
       if (!res.headersSent) answerItself(req, res, 500, 'local-server', 'The local server failed; see its log.');
       else res.destroy();
@@ -174,12 +172,7 @@ function logOwnAnswer(req: IncomingMessage, status: number, code: string): void 
   });
 }
 
-async function handle(
-  options: LocalServerOptions,
-  decodedBodies: ByteLru<DecodedBody, StableBody>,
-  req: IncomingMessage,
-  res: ServerResponse,
-): Promise<void> {
+async function handle(options: LocalServerOptions, req: IncomingMessage, res: ServerResponse): Promise<void> {
   const url = req.url ?? '/';
   const queryAt = url.indexOf('?');
   const rawPath = pathOf(url);
@@ -205,7 +198,8 @@ async function handle(
     return;
   }
   const event = toEvent(req, rawPath, queryAt < 0 ? '' : url.slice(queryAt + 1), match, options.stage ?? 'local');
-  // The event's size as Lambda counts it, with the body's base64 counted by its length, never encoded for it.
+  // The event's size as Lambda counts it, with the body's base64 counted by its length: a body refused here is never
+  // encoded.
   const bodyLength = base64Length(body.length);
   const mayExceed = EVENT_BOUND_WITHOUT_BODY + bodyLength > LAMBDA_MAX_PAYLOAD_BYTES;
   if (
@@ -216,8 +210,11 @@ async function handle(
     answerItself(req, res, 413, code, message);
     return;
   }
-  // The handler gets the bytes as read, and `body` is their base64 only if something reads it (lib/http/body-bytes.ts).
-  if (body.length > 0) setRequestBody(event, body);
+  // Every body base64, as API Gateway hands it over with binary media types `*/*`; no body stays `null`.
+  if (body.length > 0) {
+    event.body = body.toString('base64');
+    event.isBase64Encoded = true;
+  }
   const handler = options.handlers[match.route.handler] as LambdaHttpHandler;
   let answer: APIGatewayProxyResult;
   try {
@@ -236,10 +233,10 @@ async function handle(
     sendJson(res, 502, { message: 'Internal server error' });
     return;
   }
-  writeAnswer(req, res, answer, decodedBodies);
+  writeAnswer(req, res, answer);
 }
 
-/** The event of a request, with no body yet (`setRequestBody` gives it one). */
+/** The event of a request, with no body yet. */
 function toEvent(
   req: IncomingMessage,
   path: string,
@@ -356,30 +353,10 @@ function lambdaContext(functionName: string): Context {
   };
 }
 
-/**
- * The decoded bytes of stable answer bodies (cached exercise files, lib/http/body-bytes.ts) kept by the local server:
- * decoding 1 MiB of base64 into a fresh buffer for every answer, and collecting those buffers, was most of its CPU
- * time on cache hits of large files (`npm run bench -- --profile --workload exercise-1m`). Bounded apart from the
- * exercise cache (EXERCISE_CACHE_BYTES), counting the base64 string that each entry's key keeps alive too, which
- * is more than the entry adds while the exercise cache holds the same string.
- */
-const DECODED_BODIES_BYTES = 32 * 1024 * 1024;
-
-interface DecodedBody {
-  bytes: Buffer;
-  /** The bytes and their base64 source: what the entry keeps in memory at most. */
-  byteLength: number;
-}
-
-function writeAnswer(
-  req: IncomingMessage,
-  res: ServerResponse,
-  answer: APIGatewayProxyResult,
-  decodedBodies: ByteLru<DecodedBody, StableBody>,
-): void {
+function writeAnswer(req: IncomingMessage, res: ServerResponse, answer: APIGatewayProxyResult): void {
   // HEAD keeps the handler's Content-Length (GET's length). A 304 has no content, and a Content-Length on it must
   // be the 200's or absent (RFC 9110 §8.6, §15.4.5), so it keeps the handler's headers, which carry none.
-  const body = req.method === 'HEAD' || answer.statusCode === 304 ? undefined : answerBody(answer, decodedBodies);
+  const body = req.method === 'HEAD' || answer.statusCode === 304 ? undefined : answerBody(answer);
   const headers = dictionary<string | string[]>();
   const single = answer.headers ?? {};
   for (const name of Object.keys(single)) {
@@ -398,21 +375,9 @@ function isContentLength(name: string): boolean {
   return name.length === 14 && name.toLowerCase() === 'content-length';
 }
 
-function answerBody(answer: APIGatewayProxyResult, decodedBodies: ByteLru<DecodedBody, StableBody>): Buffer {
-  if (!answer.isBase64Encoded) return Buffer.from(answer.body ?? '', 'utf8');
-  const stable = stableBodyOf(answer);
-  if (!stable) return Buffer.from(answer.body, 'base64');
-  const kept = decodedBodies.get(stable);
-  if (kept) return kept.bytes;
-  let bytes = Buffer.from(answer.body, 'base64');
-  if (bytes.buffer.byteLength !== bytes.length) {
-    // A small one is a slice of Node's shared buffer pool, which a kept slice would hold on to whole.
-    const own = Buffer.allocUnsafeSlow(bytes.length);
-    bytes.copy(own);
-    bytes = own;
-  }
-  decodedBodies.set(stable, { bytes, byteLength: bytes.length + answer.body.length });
-  return bytes;
+/** The bytes an answer carries: API Gateway decodes a base64 body (binary media types `*\/*`). */
+function answerBody(answer: APIGatewayProxyResult): Buffer {
+  return Buffer.from(answer.body ?? '', answer.isBase64Encoded ? 'base64' : 'utf8');
 }
 
 function declaredLength(req: IncomingMessage): number {

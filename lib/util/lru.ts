@@ -1,10 +1,9 @@
 /**
  * A least-recently-used cache bounded in bytes. Used for exercise files, whose content behind a name never
- * changes (docs/protocol.md §4), so an entry never needs invalidating, and by the local server for the decoded bytes
- * of those files' answers (keyed by the cache entry itself). Only values are cached, never absence.
+ * changes (docs/protocol.md §4), so an entry never needs invalidating. Only values are cached, never absence.
  */
-export class ByteLru<V extends { byteLength: number }, K = string> {
-  private readonly entries = new Map<K, V>();
+export class ByteLru<V extends { byteLength: number }> {
+  private readonly entries = new Map<string, V>();
   private used = 0;
 
   constructor(
@@ -22,7 +21,7 @@ export class ByteLru<V extends { byteLength: number }, K = string> {
     return this.entries.size;
   }
 
-  get(key: K): V | undefined {
+  get(key: string): V | undefined {
     const value = this.entries.get(key);
     if (value === undefined) return undefined;
     // Map keeps insertion order: re-inserting makes this the most recently used entry.
@@ -31,7 +30,7 @@ export class ByteLru<V extends { byteLength: number }, K = string> {
     return value;
   }
 
-  set(key: K, value: V): void {
+  set(key: string, value: V): void {
     if (value.byteLength > this.maxEntryBytes || value.byteLength > this.maxBytes) return;
     const previous = this.entries.get(key);
     if (previous !== undefined) {

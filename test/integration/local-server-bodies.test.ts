@@ -1,7 +1,6 @@
 /**
- * The bodies the local server hands along without base64 (lib/http/body-bytes.ts), through real HTTP, the real handlers
- * and storage: exercise files served from the decoded bytes it keeps of cached answers, each as its own bytes, with
- * HEAD, 304 and ranges unchanged; and uploads stored as sent.
+ * Bodies through the local server, real HTTP, the real handlers and storage, byte for byte: exercise files answered
+ * from the handler's cache, each as its own bytes, with HEAD, 304 and ranges; and uploads stored as sent.
  */
 import { createHash } from 'node:crypto';
 import { send } from '../support/http';
