@@ -3,10 +3,13 @@
  * to date; throws if any build failed, so that Lambda retries the event (asynchronous invocations are retried twice).
  */
 import type { S3Event, S3EventRecord } from 'aws-lambda';
-import { config } from '../lib/config';
+import { checkConfigAtStart, config } from '../lib/config';
 import { archiveCurrentManifest } from '../lib/fileserver/archive-refresh';
 import { submissionIdOfManifestKey } from '../lib/fileserver/keys';
 import { describeError, log } from '../lib/util/log';
+
+// Lambda runs this as it loads the module (the init phase): a bad setting fails the start, naming it.
+checkConfigAtStart();
 
 export const handler = async (event: S3Event): Promise<void> => {
   const { bucket, archiveLayout } = config();

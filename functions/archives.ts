@@ -1,6 +1,6 @@
 /** GET/HEAD /submission_archives/{name} where name is `<id>.zip` (docs/protocol.md §2–3). */
 
-import { config } from '../lib/config';
+import { checkConfigAtStart, config } from '../lib/config';
 import { NotFoundError } from '../lib/errors';
 import { bringArchiveUpToDate } from '../lib/fileserver/archive-refresh';
 import { archiveKey, parseArchiveName } from '../lib/fileserver/keys';
@@ -8,6 +8,9 @@ import { httpHandler, type RouteMethod } from '../lib/http/handler';
 import { param } from '../lib/http/request';
 import { REVALIDATE } from '../lib/http/semantics';
 import { discardRead, readForServe, serveObject } from '../lib/http/serve-object';
+
+// Lambda runs this as it loads the module (the init phase): a bad setting fails the start, naming it.
+checkConfigAtStart();
 
 const serve: RouteMethod = async (request) => {
   const id = parseArchiveName(param(request, 'name'));

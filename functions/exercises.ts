@@ -1,6 +1,6 @@
 /** POST /exercises, POST /tasks, GET/HEAD /exercises/{hash}, GET/HEAD /tasks/{hash} (docs/protocol.md §2, §4). */
 
-import { config } from '../lib/config';
+import { checkConfigAtStart, config } from '../lib/config';
 import { NotFoundError } from '../lib/errors';
 import { storeExerciseFiles } from '../lib/fileserver/exercises';
 import { parseSha1, taskKey } from '../lib/fileserver/keys';
@@ -11,6 +11,9 @@ import { IMMUTABLE } from '../lib/http/semantics';
 import { type CachedObject, serveObject } from '../lib/http/serve-object';
 import { base64Length } from '../lib/lambda-limits';
 import { ByteLru } from '../lib/util/lru';
+
+// Lambda runs this as it loads the module (the init phase): a bad setting fails the start, naming it.
+checkConfigAtStart();
 
 /** The collection: uploads. */
 export const upload = httpHandler('exercises', {

@@ -1,4 +1,5 @@
 /** PUT/GET/HEAD /results/{name} (docs/protocol.md §2): result archives that workers upload. */
+import { checkConfigAtStart } from '../lib/config';
 import { NotFoundError } from '../lib/errors';
 import { resultKey, validateId } from '../lib/fileserver/keys';
 import { resultContentType } from '../lib/fileserver/results';
@@ -7,6 +8,9 @@ import { json, param } from '../lib/http/request';
 import { REVALIDATE } from '../lib/http/semantics';
 import { serveObject } from '../lib/http/serve-object';
 import { putObject } from '../lib/storage/store';
+
+// Lambda runs this as it loads the module (the init phase): a bad setting fails the start, naming it.
+checkConfigAtStart();
 
 const serve: RouteMethod = async (request) => {
   const name = validateId(param(request, 'name'), 'result name');

@@ -3,9 +3,13 @@
  * `Retry-After` as every other 503 of the service (RFC 9110 §10.2.3).
  */
 
+import { checkConfigAtStart } from '../lib/config';
 import { status } from '../lib/fileserver/status';
 import { httpHandler } from '../lib/http/handler';
 import { json } from '../lib/http/request';
+
+// Lambda runs this as it loads the module (the init phase): a bad setting fails the start, naming it.
+checkConfigAtStart();
 
 /** What a storage outage answers elsewhere too (lib/errors.ts `ServiceUnavailableError`). */
 const RETRY_AFTER_SECONDS = '1';

@@ -1,154 +1,292 @@
 /**
- * The one description of every setting and of `npm start`'s options: `npm start -- --help` prints it, and
- * `npm run docs:settings` writes it into the README, whose copy a test compares with this one
- * (test/unit/settings-docs.test.ts). The values themselves are parsed and checked in lib/config.ts; the same test
- * checks that every variable the code reads is described here.
+ * The one table of settings: for each, the environment variables it is read from, its default value, how it is read
+ * and checked, and what it means. lib/config.ts builds `Config` from the rows that fill it; `npm start -- --help`
+ * (lib/local/options.ts) and the README's table (`npm run docs:settings`, scripts/docs-settings.ts) are written from
+ * all of them. test/unit/settings-docs.test.ts checks that the README is current and that every variable the code
+ * reads is a row here.
  */
+import { MAX_INLINE_BYTES } from './lambda-limits';
 
 /** The bucket of `npm start` and of the operator tool on a folder, when BUCKET is not set. */
 export const LOCAL_BUCKET = 'recodex-fileserver';
 
-export interface Setting {
-  /** Environment variables (one, or a pair that belongs together). */
-  names: readonly string[];
-  default: string;
-  meaning: string;
+/** docs/protocol.md §3: `prefixed` for workers up to v1.6, `flat` for v1.7 and later. */
+export const ARCHIVE_LAYOUTS = ['prefixed', 'flat'] as const;
+export type ArchiveLayout = (typeof ARCHIVE_LAYOUTS)[number];
+
+export type Environment = Readonly<Record<string, string | undefined>>;
+
+export interface Setting<T = unknown> {
+  /** Environment variables: one, or a pair that belongs together. */
+  readonly names: readonly string[];
+  /** The value when the variable is unset (or empty); `undefined` where unset means something else, said in `whenUnset`. */
+  readonly default: T | undefined;
+  /** The documents' default column where there is no default value. */
+  readonly whenUnset?: string;
+  /** A number of bytes: the documents show it in binary units as well (`4194304 (4 MiB)`). */
+  readonly bytes?: boolean;
+  readonly meaning: string;
 }
 
-export const SETTINGS: readonly Setting[] = [
-  { names: ['BUCKET'], default: '`recodex-fileserver` locally', meaning: 'the bucket that holds everything' },
-  {
-    names: ['S3_ENDPOINT'],
-    default: 'unset: AWS, or the folder store locally',
+/** A setting of the service itself: it fills the `Config` field of its name (lib/config.ts). */
+export interface ConfigSetting<T> extends Setting<T> {
+  /** The value from `env`, or the default; a bad value throws an error whose message names the variable. */
+  read(env: Environment): T;
+}
+
+const KiB = 1024;
+const MiB = 1024 * KiB;
+const GiB = 1024 * MiB;
+
+/** As many files as one multipart POST may carry (`MAX_FILE_PARTS`, lib/http/multipart.ts). */
+const MAX_SUBMISSION_FILES = 10_000;
+
+/** S3 PutObject: one PUT uploads at most 5 GiB (larger objects need a multipart upload). */
+const S3_MAX_SINGLE_PUT_BYTES = 5 * GiB;
+
+/**
+ * The settings of the service, each by the `Config` field it fills; the comment on a row says why its default and
+ * bounds are what they are.
+ */
+export const CONFIG_SETTINGS = {
+  /** The bucket that holds everything (docs/design.md "S3 key layout"). */
+  bucket: {
+    names: ['BUCKET'],
+    default: undefined,
+    whenUnset: `required; \`${LOCAL_BUCKET}\` locally`,
+    meaning: 'the bucket that holds everything',
+    read: (env: Environment): string => {
+      const value = env.BUCKET;
+      if (!value) throw new Error('The environment variable BUCKET must be set.');
+      return value;
+    },
+  },
+  /** An S3-compatible endpoint (s3rver, LocalStack); unset in AWS. */
+  s3Endpoint: optionalText('S3_ENDPOINT', {
+    whenUnset: 'unset: AWS, or the folder store locally',
     meaning: 'an S3-compatible endpoint (LocalStack, MinIO, s3rver), addressed path-style',
-  },
-  {
-    names: ['AWS_REGION', 'AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY'],
-    default: '`us-east-1`; not used by the folder store',
-    meaning: 'the usual AWS SDK settings',
-  },
-  {
-    names: ['ARCHIVE_LAYOUT'],
-    default: '`prefixed`',
-    meaning:
-      '`prefixed`: entries under `<id>/`, for workers up to v1.6; `flat`: entries at the root, for workers from v1.7',
-  },
-  {
+  }),
+  region: text(
+    'AWS_REGION',
+    'us-east-1',
+    'the AWS region of the S3 and SSM clients; the folder store signs its presigned URLs for it',
+  ),
+  /** docs/protocol.md §3: `prefixed` for workers up to v1.6, `flat` for v1.7 and later. */
+  archiveLayout: oneOf(
+    'ARCHIVE_LAYOUT',
+    ARCHIVE_LAYOUTS,
+    'prefixed',
+    '`prefixed`: entries under `<id>/`, for workers up to v1.6; `flat`: entries at the root, for workers from v1.7',
+  ),
+  /** HTTP Basic credentials from the environment (local mode); with neither, auth is off. */
+  credentials: {
     names: ['FILESERVER_USERNAME', 'FILESERVER_PASSWORD'],
-    default: 'unset: no credentials asked',
+    default: undefined,
+    whenUnset: 'unset: no credentials asked',
     meaning:
       'HTTP Basic credentials in local mode; set both or neither (ReCodEx defaults to `re`/`codex`: choose your own)',
+    read: (env: Environment): { username: string; password: string } | undefined => {
+      const username = env.FILESERVER_USERNAME ?? '';
+      const password = env.FILESERVER_PASSWORD ?? '';
+      if ((username === '') !== (password === '')) {
+        throw new Error('Set both FILESERVER_USERNAME and FILESERVER_PASSWORD, or neither (auth off).');
+      }
+      return username === '' ? undefined : { username, password };
+    },
   },
-  {
-    names: ['CREDENTIALS_PARAMETER'],
-    default: 'unset',
+  /**
+   * Name of the SSM SecureString holding `username:password` (the deployment always sets it); read at the first
+   * request. Takes precedence over `credentials`.
+   */
+  credentialsParameter: optionalText('CREDENTIALS_PARAMETER', {
+    whenUnset: 'unset',
     meaning:
       'an SSM SecureString holding `username:password`, read at the first request and cached; the deployment sets it, and it wins over the two above',
-  },
-  {
-    names: ['INLINE_LIMIT_BYTES'],
-    default: '4194304 (4 MiB)',
+  }),
+  /**
+   * docs/protocol.md §7: a Lambda answer carries at most 6 MB, base64 grows binary by 4/3, so objects above this size
+   * are answered with a redirect to a presigned S3 URL instead of inline. At most `MAX_INLINE_BYTES`: a larger inline
+   * answer could not be carried (API Gateway would answer 502).
+   */
+  inlineLimitBytes: integer('INLINE_LIMIT_BYTES', {
+    default: 4 * MiB,
+    min: 1,
+    max: MAX_INLINE_BYTES,
+    bytes: true,
+    meaning: `larger downloads are a \`302\` to a presigned URL; at most ${MAX_INLINE_BYTES}, the most a Lambda answer carries base64-encoded`,
+  }),
+  presignTtlSeconds: integer('PRESIGN_TTL_SECONDS', {
+    default: 600,
+    min: 1,
+    meaning: 'lifetime of presigned download and upload URLs',
+  }),
+  /**
+   * The largest file the large-upload route hands out a URL for (and the largest total of one submission): ReCodEx
+   * accepts uploads up to 1 GiB. S3 takes at most 5 GiB in one PUT, so the bound may be raised up to that.
+   */
+  maxUploadBytes: integer('MAX_UPLOAD_BYTES', {
+    default: 1 * GiB,
+    min: 1,
+    max: S3_MAX_SINGLE_PUT_BYTES,
+    bytes: true,
+    meaning: `the largest file of the large-upload route, and the largest total of one submission; at most ${S3_MAX_SINGLE_PUT_BYTES} (5 GiB, one S3 PUT)`,
+  }),
+  /**
+   * The most files one submission holds, all its POSTs and completions together (docs/protocol.md, "Bounds and bad
+   * input"). At most 10,000, as many as one POST may carry; the manifest's own bound
+   * (lib/fileserver/submission-bounds.ts) holds as well.
+   */
+  maxSubmissionFiles: integer('MAX_SUBMISSION_FILES', {
+    default: MAX_SUBMISSION_FILES,
+    min: 1,
+    max: MAX_SUBMISSION_FILES,
+    meaning: `the most files one submission holds over all its uploads; at most ${MAX_SUBMISSION_FILES}`,
+  }),
+  /**
+   * The largest submission (total bytes of its files) that GET of its archive builds on demand, within API Gateway's
+   * 29 s; a larger one is left to the archiver and answered 503 `archive-pending` with `Retry-After` until it is
+   * built. 128 MiB builds in well under 29 s even at the 10 MB/s the local benchmark shows.
+   */
+  onDemandBuildMaxBytes: integer('ARCHIVE_ON_DEMAND_MAX_BYTES', {
+    default: 128 * MiB,
+    min: 1,
+    bytes: true,
     meaning:
-      'larger downloads are a `302` to a presigned URL; at most 4712448, the most a Lambda answer carries base64-encoded',
-  },
-  { names: ['PRESIGN_TTL_SECONDS'], default: '600', meaning: 'lifetime of presigned download and upload URLs' },
-  {
-    names: ['MAX_UPLOAD_BYTES'],
-    default: '1073741824 (1 GiB)',
-    meaning: 'the largest file of the large-upload route, and the largest total of one submission; at most 5 GiB',
-  },
-  {
-    names: ['MAX_SUBMISSION_FILES'],
-    default: '10000',
-    meaning: 'the most files one submission holds over all its uploads; at most 10000',
-  },
-  {
-    names: ['ARCHIVE_ON_DEMAND_MAX_BYTES', 'ARCHIVE_ON_DEMAND_MAX_FILES'],
-    default: '134217728 (128 MiB), 1000',
+      'the largest submission whose archive a GET builds itself within API Gateway’s 29 s; a larger one is left to the archiver, and its GET answers `503 archive-pending`. Raise it and `ARCHIVE_ON_DEMAND_MAX_FILES` against an S3 that sends no notifications',
+  }),
+  /**
+   * The most files of a submission that GET of its archive builds on demand: each is one S3 read (8 at a time), and
+   * 1,000 take a few seconds, far within the 29 s; a submission of more files is left to the archiver (15 minutes),
+   * like a large one.
+   */
+  onDemandBuildMaxFiles: integer('ARCHIVE_ON_DEMAND_MAX_FILES', {
+    default: 1000,
+    min: 1,
     meaning:
-      'the largest submission whose archive a GET builds itself within API Gateway’s 29 s; a larger one is left to the archiver, and its GET answers `503 archive-pending`. Raise both against an S3 that sends no notifications',
-  },
-  {
-    names: ['ARCHIVE_IN_POST_MAX_BYTES'],
-    default: '16777216 (16 MiB)',
+      'the most files of a submission whose archive a GET builds itself (each is one S3 read); one of more files is left to the archiver, as a larger one is',
+  }),
+  /**
+   * The largest submission (total bytes of its files) whose archive a POST builds itself, from the bytes it holds,
+   * before it writes the manifest; 0 leaves every build to the archiver. It saves the archiver reading the manifest
+   * and every file back (docs/benchmarks.md, "S3 requests per operation") and costs the POST the deflate and one
+   * PUT. 16 MiB is more than any POST carries (API Gateway takes 10 MB), so by default every POST that holds all
+   * of its submission's files builds its archive.
+   */
+  archiveInPostMaxBytes: integer('ARCHIVE_IN_POST_MAX_BYTES', {
+    default: 16 * MiB,
+    min: 0,
+    bytes: true,
     meaning:
       'the largest submission whose archive a POST that holds all its files builds itself, before the manifest; 0 leaves every build to the archiver',
-  },
-  {
-    names: ['EXERCISE_CACHE_BYTES'],
-    default: '67108864 (64 MiB)',
+  }),
+  /** Bytes of exercise files kept in memory per function instance; 0 turns the cache off. */
+  exerciseCacheBytes: integer('EXERCISE_CACHE_BYTES', {
+    default: 64 * MiB,
+    min: 0,
+    bytes: true,
     meaning: 'memory per function instance for exercise files (their content never changes); 0 turns it off',
-  },
-  {
-    names: ['LOG_LEVEL'],
-    default: '`info`',
-    meaning: '`info`: one JSON line per request; `error`: failures only; `silent`: nothing',
-  },
-];
+  }),
+};
 
-export interface StartOption {
-  flag: string;
-  meaning: string;
-}
+/** Read by the AWS SDK itself. */
+const AWS_CREDENTIALS: Setting = {
+  names: ['AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY'],
+  default: undefined,
+  whenUnset: 'unset: the function’s role in AWS',
+  meaning: 'credentials of the AWS SDK, which reads them itself; the folder store ignores them',
+};
 
-export const START_OPTIONS: readonly StartOption[] = [
-  { flag: '--port N', meaning: 'port to listen on (default 9999; 0 picks a free one)' },
-  { flag: '--host ADDR', meaning: 'address to listen on (default 127.0.0.1)' },
-  {
-    flag: '--directory DIR',
-    meaning: 'keep the folder store in DIR across runs (default: a temporary folder, deleted on exit)',
-  },
-  {
-    flag: '--fsync',
-    meaning:
-      'flush every write to the disk before answering, so it also survives a power loss (a killed process loses nothing either way)',
-  },
-  { flag: '--layout L', meaning: 'archive layout: `prefixed` (default) or `flat`, as `ARCHIVE_LAYOUT`' },
-  {
-    flag: '--username U',
-    meaning:
-      'require HTTP Basic credentials: user U, with the password from `FILESERVER_PASSWORD` or `--password-file`',
-  },
-  {
-    flag: '--password-file F',
-    meaning: 'read the password from the first line of F (there is no `--password`: `ps` and npm would show it)',
-  },
-  { flag: '--help', meaning: 'print this help' },
+/** Read by lib/util/log.ts at every line, so that a test can turn the log on for itself. */
+const LOG_LEVEL: Setting = {
+  names: ['LOG_LEVEL'],
+  default: 'info',
+  meaning: '`info`: one JSON line per request; `error`: failures only; `silent`: nothing',
+};
+
+const { bucket, s3Endpoint, region, ...configRest } = CONFIG_SETTINGS;
+
+/** Every setting, in the order the documents list them: those of `Config`, and those others read. */
+export const SETTINGS: readonly Setting[] = [
+  bucket,
+  s3Endpoint,
+  region,
+  AWS_CREDENTIALS,
+  ...Object.values(configRest),
+  LOG_LEVEL,
 ];
 
 /** Every environment variable described above. */
 export const SETTING_NAMES: ReadonlySet<string> = new Set(SETTINGS.flatMap((setting) => setting.names));
 
-const cell = (text: string): string => text.replace(/\|/g, '\\|');
-
-export function settingsTable(): string {
-  const rows = SETTINGS.map(
-    (s) => `| ${s.names.map((name) => `\`${name}\``).join(', ')} | ${cell(s.default)} | ${cell(s.meaning)} |`,
-  );
-  return ['| variable | default | meaning |', '|---|---|---|', ...rows].join('\n');
+/** The default column of the documents, from the default value: `4194304 (4 MiB)`, `` `prefixed` ``, `600`. */
+export function defaultText(setting: Setting): string {
+  const value = setting.default;
+  if (value === undefined) return setting.whenUnset ?? 'unset';
+  if (typeof value === 'number') return setting.bytes ? `${value} (${binaryUnits(value)})` : String(value);
+  return `\`${String(value)}\``;
 }
 
-export function optionsTable(): string {
-  const rows = START_OPTIONS.map((o) => `| \`${o.flag}\` | ${cell(o.meaning)} |`);
-  return ['| option | meaning |', '|---|---|', ...rows].join('\n');
+function binaryUnits(bytes: number): string {
+  for (const [unit, size] of [
+    ['GiB', GiB],
+    ['MiB', MiB],
+    ['KiB', KiB],
+  ] as const) {
+    if (bytes >= size && bytes % size === 0) return `${bytes / size} ${unit}`;
+  }
+  return `${bytes} bytes`;
 }
 
-/** `npm start -- --help`: the options and the settings, as plain text. */
-export function startHelp(): string {
-  const plain = (text: string): string => text.replace(/`/g, '');
-  const width = Math.max(...START_OPTIONS.map((o) => o.flag.length)) + 2;
-  const options = START_OPTIONS.map((o) => `  ${o.flag.padEnd(width)}${plain(o.meaning)}`);
-  const settings = SETTINGS.map(
-    (s) => `  ${s.names.join(', ')}\n      ${plain(s.meaning)} (default: ${plain(s.default)})`,
-  );
-  return ['Usage: npm start -- [options]', '', ...options, '', 'Environment:', ...settings].join('\n');
+// The readers. Unset and empty are the same: CloudFormation and shells write an unset parameter as ''.
+
+function given(env: Environment, name: string): string | undefined {
+  const value = env[name];
+  return value === undefined || value === '' ? undefined : value;
 }
 
-/** The README with its generated blocks rewritten from the tables above. */
-export function withGeneratedBlocks(readme: string): string {
-  const blocks: Record<string, string> = { settings: settingsTable(), options: optionsTable() };
-  return readme.replace(
-    /(<!-- generated: (\w+) \(npm run docs:settings\) -->\n)[\s\S]*?(<!-- end generated: \2 -->)/g,
-    (_match, open: string, name: string, close: string) => `${open}${blocks[name] ?? ''}\n${close}`,
-  );
+function text(name: string, fallback: string, meaning: string): ConfigSetting<string> {
+  return { names: [name], default: fallback, meaning, read: (env) => given(env, name) ?? fallback };
+}
+
+function optionalText(name: string, doc: { whenUnset: string; meaning: string }): ConfigSetting<string | undefined> {
+  return { names: [name], default: undefined, ...doc, read: (env) => given(env, name) };
+}
+
+function oneOf<T extends string>(name: string, allowed: readonly T[], fallback: T, meaning: string): ConfigSetting<T> {
+  return {
+    names: [name],
+    default: fallback,
+    meaning,
+    read: (env) => {
+      const value = given(env, name);
+      if (value === undefined) return fallback;
+      if (!(allowed as readonly string[]).includes(value)) {
+        throw new Error(`${name} must be one of ${allowed.join(', ')}; it is ${JSON.stringify(value)}.`);
+      }
+      return value as T;
+    },
+  };
+}
+
+/** A whole number from `min` (0 or 1) up to `max`, if given. */
+function integer(
+  name: string,
+  options: { default: number; min: 0 | 1; max?: number; bytes?: boolean; meaning: string },
+): ConfigSetting<number> {
+  const { default: fallback, min, max, bytes, meaning } = options;
+  const wanted = min === 0 ? '0 or a positive integer' : 'a positive integer';
+  return {
+    names: [name],
+    default: fallback,
+    ...(bytes ? { bytes } : {}),
+    meaning,
+    read: (env) => {
+      const value = given(env, name);
+      if (value === undefined) return fallback;
+      const parsed = Number(value);
+      if (!Number.isSafeInteger(parsed) || parsed < min) throw new Error(`${name} must be ${wanted}.`);
+      if (max !== undefined && parsed > max) throw new Error(`${name} must be at most ${max}.`);
+      return parsed;
+    },
+  };
 }

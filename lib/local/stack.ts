@@ -7,7 +7,6 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { S3EventRecord } from 'aws-lambda';
-import { httpHandlers, s3Handlers } from '../../functions/index';
 import { LOCAL_BUCKET } from '../settings';
 import { FolderStore, type ObjectCreated } from '../storage/folder-store/folder-store';
 import { useStore } from '../storage/store';
@@ -55,6 +54,9 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
   env.BUCKET ||= LOCAL_BUCKET;
   env.AWS_REGION ||= 'us-east-1';
   const bucket = env.BUCKET;
+  // Loaded now, as Lambda loads a function with its environment set: each function checks its settings as it loads
+  // (lib/config.ts), and BUCKET has just got its local default.
+  const { httpHandlers, s3Handlers } = require('../../functions/index') as typeof import('../../functions/index');
   const serverlessYml = join(__dirname, '../../serverless.yml');
   const routes = loadRoutes(serverlessYml);
   if (!env.S3_ENDPOINT) {

@@ -13,7 +13,7 @@
  */
 import { execFile, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { createWriteStream, mkdirSync } from 'node:fs';
+import { createWriteStream, mkdirSync, readFileSync } from 'node:fs';
 import { createServer, request, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { dirname, join } from 'node:path';
@@ -30,7 +30,7 @@ import { createLocalServer } from '../../lib/local/server';
 import { type Packaged, packageService } from '../../scripts/package-service';
 import { type AwsCall, type Recorder, startRecorder } from './aws-recorder';
 import { checkCalls } from './iam-check';
-import { LambdaEmulator, type Tools } from './lambda-emulator';
+import { type EmulatorOptions, LambdaEmulator, type Tools } from './lambda-emulator';
 import { type NotificationBridge, startNotificationBridge } from './s3-notifications';
 import { DeployedTemplate } from './template';
 
@@ -132,6 +132,41 @@ async function runJest(env: NodeJS.ProcessEnv): Promise<number> {
   return new Promise((done) => child.on('exit', (code) => done(code ?? 1)));
 }
 
+/**
+ * The packaged function started with a bad setting fails its init (lib/config.ts checks the settings as the module
+ * loads): the runtime logs an `Init Error` whose message names the variable, and the invocation fails (the emulator
+ * answers 502; API Gateway answers a failed invocation 502 as well), with no answer from the handler. One function
+ * stands for all, since each calls the same check as it loads, and test/unit/config-at-start.test.ts loads every
+ * one. Returns what went wrong, if anything.
+ */
+async function badSettingFailsInit(good: EmulatorOptions, logFile: string): Promise<string | undefined> {
+  const what = `${good.spec.logicalId} with INLINE_LIMIT_BYTES=abc`;
+  const emulator = new LambdaEmulator({
+    ...good,
+    spec: { ...good.spec, environment: { ...good.spec.environment, INLINE_LIMIT_BYTES: 'abc' } },
+    invokePort: await freePort(),
+    runtimeApiPort: await freePort(),
+    logFile,
+  });
+  let outcome: string;
+  try {
+    await emulator.start();
+    const event = JSON.parse(readFileSync(join(root, 'test/events/apigw/status-get.json'), 'utf8')) as unknown;
+    outcome = `answered ${(await emulator.invoke(event)).payload.slice(0, 300)}`;
+  } catch (err) {
+    outcome = String(err);
+  } finally {
+    await emulator.stop();
+  }
+  if (!outcome.endsWith('invoke answered 502')) return `${what}: ${outcome}`;
+  // The log stream is written after the process ends: a few milliseconds, waited for at most 2 s.
+  const initError = /Init Error.*INLINE_LIMIT_BYTES must be a positive integer/;
+  for (const deadline = Date.now() + 2_000; Date.now() < deadline; await new Promise((done) => setTimeout(done, 50))) {
+    if (initError.test(readFileSync(logFile, 'utf8'))) return undefined;
+  }
+  return `${what}: no init error naming INLINE_LIMIT_BYTES in ${logFile}`;
+}
+
 async function main(): Promise<number> {
   const started = Date.now();
   const failures: string[] = [];
@@ -203,6 +238,11 @@ async function main(): Promise<number> {
       emulators.set(spec.logicalId, emulator);
     }
     say(`${emulators.size} functions under the emulator (logs: ${logDir})`);
+    const status = emulators.get('StatusLambdaFunction')?.options;
+    if (!status) throw new Error('the template has no StatusLambdaFunction');
+    const initFailure = await badSettingFailsInit(status, join(logDir, 'StatusLambdaFunction-bad-setting.log'));
+    if (initFailure) failures.push(initFailure);
+    else say('a bad setting fails the init of the packaged function, naming it');
 
     // The gateway stand-in, from the template's routes and gateway responses.
     const handlers: Record<string, LambdaHttpHandler> = {};

@@ -5,7 +5,9 @@
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse } from 'yaml';
-import { SETTING_NAMES, START_OPTIONS, startHelp, withGeneratedBlocks } from '../../lib/settings';
+import { START_OPTIONS, startHelp } from '../../lib/local/options';
+import { SETTING_NAMES } from '../../lib/settings';
+import { withGeneratedBlocks } from '../../scripts/readme-tables';
 
 const root = join(__dirname, '../..');
 
