@@ -12,7 +12,7 @@ const base = require('./jest.base');
 
 /**
  * Suites that watch or break S3 itself (SDK middleware spies on the S3 requests sent, S3 requests counted on the
- * wire, multipart parts, a dead S3 endpoint, a recording proxy in front of S3), or that write the store from a second
+ * wire and their rounds, multipart parts, a dead S3 endpoint, a recording proxy in front of S3), or that write the store from a second
  * process while the server runs (operator-resume; the folder store admits one process): S3 backends only.
  */
 const S3_ONLY = [
@@ -22,6 +22,7 @@ const S3_ONLY = [
   '<rootDir>/test/integration/operator-migrate.test.ts',
   '<rootDir>/test/integration/operator-resume.test.ts',
   '<rootDir>/test/integration/s3-request-counts.test.ts',
+  '<rootDir>/test/integration/s3-request-depth.test.ts',
 ];
 
 module.exports = {

@@ -16,7 +16,7 @@ const serve: RouteMethod = async (request) => {
   const id = parseArchiveName(param(request, 'name'));
   // Usually the archiver has built it already; a worker may ask within milliseconds of the upload, though. The
   // archive is looked at with the very request that serves it (a HEAD, or a GET of the first bytes), whose metadata
-  // says whether it is current: two S3 requests for a current archive, the manifest and the archive.
+  // says whether it is current: two S3 requests for a current archive, the manifest and the archive, sent at once.
   const { archiveLayout, onDemandBuildMaxBytes, onDemandBuildMaxFiles } = config();
   const { outcome, archive } = await bringArchiveUpToDate(id, archiveLayout, {
     maxBuildBytes: onDemandBuildMaxBytes,

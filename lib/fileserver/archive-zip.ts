@@ -283,17 +283,13 @@ export async function buildArchive(manifest: Manifest, layout: ArchiveLayout): P
 }
 
 /**
- * The archive of `manifest` built from bytes in memory (`contents`, by path: every file the manifest lists), the same
- * bytes `buildArchive` streams from S3, written with one PUT. A submission POST holds every file of a new
- * submission already; building it there saves the archiver reading the manifest again and every file back from S3
- * (docs/benchmarks.md, "S3 requests per operation"), and the archive is there when the POST answers.
+ * Writes `zip`, the archive of `manifest` built from bytes in memory (`zipFromMemory`), with one PUT, its metadata
+ * naming the manifest. A submission POST holds every file of a new submission already; building the archive there
+ * saves the archiver reading the manifest again and every file back from S3 (docs/benchmarks.md, "S3 requests per
+ * operation"), and the archive is there when the POST answers.
  */
-export async function buildArchiveFromMemory(
-  manifest: Manifest,
-  layout: ArchiveLayout,
-  contents: ReadonlyMap<string, Buffer>,
-): Promise<void> {
-  await putObject(archiveKey(manifest.id), await zipFromMemory(manifest, layout, contents), {
+export async function putArchive(manifest: Manifest, layout: ArchiveLayout, zip: Buffer): Promise<void> {
+  await putObject(archiveKey(manifest.id), zip, {
     contentType: 'application/zip',
     metadata: archiveMetadata(manifest, layout),
   });

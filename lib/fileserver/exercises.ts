@@ -4,13 +4,11 @@
  */
 import { createHash } from 'node:crypto';
 import { type Readable, Transform, type TransformCallback } from 'node:stream';
-import { headObject, PreconditionFailed, putObject, uploadStream } from '../storage/store';
+import { headObject, PARALLEL_REQUESTS, PreconditionFailed, putObject, uploadStream } from '../storage/store';
 import { mapWithLimit } from '../util/concurrency';
 import { dictionary } from '../util/dictionary';
 import { type FilePart, rejectDuplicateFields } from './file-parts';
 import { publicPath, taskKey } from './keys';
-
-const WRITE_CONCURRENCY = 8;
 
 export interface ExerciseUploadAnswer {
   result: 'OK';
@@ -26,7 +24,8 @@ export async function storeExerciseFiles(parts: readonly FilePart[]): Promise<Ex
     sha1: createHash('sha1').update(part.data).digest('hex'),
   }));
   const unique = [...new Map(hashed.map((file) => [file.sha1, file])).values()];
-  await mapWithLimit(unique, WRITE_CONCURRENCY, async (file) => {
+  // Every file's HEAD, and then its PUT, in one wave (up to PARALLEL_REQUESTS files): two round trips in all.
+  await mapWithLimit(unique, PARALLEL_REQUESTS, async (file) => {
     if (await headObject(taskKey(file.sha1))) return; // stored already: the content behind a hash never changes
     await putExerciseFile(file.sha1, file.data);
   });

@@ -1,14 +1,22 @@
 /**
- * POST /submissions/<id> (docs/protocol.md §2): validate everything, store every file, then the manifest, which is what
- * makes the upload visible to the archive (docs/design.md "Archive on upload").
+ * POST /submissions/<id> (docs/protocol.md §2): validate everything, store every file (and the archive, built from the
+ * request), then the manifest, which is what makes the upload visible to the archive (docs/design.md "Archive on
+ * upload").
  */
 
 import { config } from '../config';
 import { BadRequestError, ServiceUnavailableError } from '../errors';
-import { getObject, PreconditionFailed, putObject, readObjectBytes } from '../storage/store';
+import {
+  expectedPutEtag,
+  getObject,
+  PARALLEL_REQUESTS,
+  PreconditionFailed,
+  putObject,
+  readObjectBytes,
+} from '../storage/store';
 import { mapWithLimit } from '../util/concurrency';
 import { describeError, log } from '../util/log';
-import { buildArchiveFromMemory } from './archive-zip';
+import { putArchive, zipFromMemory } from './archive-zip';
 import { type FilePart, rejectDuplicateFields } from './file-parts';
 import {
   manifestKey,
@@ -23,14 +31,12 @@ import {
   type Manifest,
   type ManifestFile,
   makeManifest,
+  manifestDigest,
   mergeFiles,
   parseManifest,
   serializeManifest,
 } from './manifest';
 import { checkSubmissionBounds, MAX_MANIFEST_BYTES } from './submission-bounds';
-
-/** Parallel S3 writes per request: enough to hide latency, few enough to stay far below S3's per-prefix rates. */
-const WRITE_CONCURRENCY = 8;
 
 export interface SubmissionAnswer {
   archive_path: string;
@@ -66,58 +72,143 @@ export async function storeSubmission(
   // id, leaves every stored submission (and any rebuild of its archive) exactly as it was. A file that replaces a
   // listed one goes to a fresh revision key. A new path takes its plain key, create-only: if another request wrote
   // it since the manifest was read, this file goes to a revision key too (S3 enforces `If-None-Match`; s3rver does
-  // not, README "Limits").
+  // not, README "Limits"). One revision for the whole request, drawn only if a file needs it (a new submission has
+  // none): before the writes when a file replaces a listed one, so that the archive below knows its key.
   const listed = new Set(previous?.manifest.files.map((file) => file.path));
-  // One revision for the whole request, drawn only if a file needs it (a new submission has none).
-  let revision: string | undefined;
-  const stored = await mapWithLimit(parts, WRITE_CONCURRENCY, async (part): Promise<ManifestFile> => {
+  let revision = parts.some((part) => listed.has(part.field)) ? newRevision() : undefined;
+  const planned = parts.map(
+    (part): PlannedFile => ({
+      part,
+      ...(revision !== undefined && listed.has(part.field) ? { key: revisionFileKey(id, revision, part.field) } : {}),
+    }),
+  );
+  const contents = new Map(parts.map((part) => [part.field, part.data]));
+  // The files and the archive in one wave: the archive is built from the request's bytes, not from what S3 stores,
+  // so it need not wait for the files (docs/benchmarks.md, "S3 round trips in a row").
+  const archive = await archiveAlongside(previous, id, planned, contents);
+  const writes = mapWithLimit(planned, PARALLEL_REQUESTS, async ({ part, key }): Promise<ManifestFile> => {
     const file = { path: part.field, size: part.data.length };
-    if (!listed.has(part.field)) {
+    if (key === undefined) {
       try {
         const { etag } = await putObject(submissionFileKey(id, part.field), part.data, { createOnly: true });
         return { ...file, etag };
       } catch (err) {
         if (!(err instanceof PreconditionFailed)) throw err;
       }
+      revision ??= newRevision();
     }
-    revision ??= newRevision();
-    const revisionKey = revisionFileKey(id, revision, part.field);
+    const revisionKey = key ?? revisionFileKey(id, revision as string, part.field);
     const { etag } = await putObject(revisionKey, part.data);
     return { ...file, etag, key: revisionKey };
   });
-  const contents = new Map(parts.map((part) => [part.field, part.data]));
-  return commitManifest(id, previous, stored, (manifest) => archiveFromRequest(manifest, stored, contents));
+  // Both settled before anything is reported, so that no write of this request is still running when it answers.
+  const [files] = await Promise.allSettled([writes, archive?.written]);
+  if (files.status === 'rejected') throw files.reason;
+  const stored = files.value;
+  return commitManifest(id, previous, stored, async (manifest) => {
+    // The manifest is the one the archive was built for, unless another request changed the submission meanwhile
+    // (or the store answered other ETags): then the archive is built again, for this manifest, before it is written.
+    if (archive?.digest === manifestDigest(manifest)) return;
+    await archiveFromRequest(previous, manifest, stored, contents);
+  });
+}
+
+/** A file of the request and where it is planned to go: its plain key (create-only) unless `key` names a revision. */
+interface PlannedFile {
+  part: FilePart;
+  key?: string;
 }
 
 /**
- * Builds the archive of `manifest` from the request's own bytes, before the manifest is written, when the request
- * holds every file the manifest lists (a new submission, or a re-POST of all its files) and they are at most
- * `ARCHIVE_IN_POST_MAX_BYTES`: then the archiver, notified
- * of the manifest, finds the archive current and reads nothing more (docs/benchmarks.md, "S3 requests per
- * operation"). Written before the manifest, so that the archiver never starts a build of its own meanwhile. A
- * failure only costs that saving: the archiver builds it as before, so it does not fail the upload.
+ * Builds the archive of the manifest this request plans to write, when the POST builds it at all
+ * (`buildsArchive`), and starts its PUT: the manifest is made of the planned keys and the ETags the store will answer
+ * (`expectedPutEtag`). Zipped before any write goes out (CPU only), so that its PUT goes out with the files'. Its
+ * metadata names that manifest, which nothing serves until it is written: until then the archive is stale to every
+ * reader (`isCurrent`), and if the request fails it stays stale (docs/design.md, "Archive on upload").
+ */
+async function archiveAlongside(
+  previous: StoredManifest | undefined,
+  id: string,
+  planned: readonly PlannedFile[],
+  contents: ReadonlyMap<string, Buffer>,
+): Promise<{ digest: string; written: Promise<void> } | undefined> {
+  const files = planned.map(
+    ({ part, key }): ManifestFile => ({ path: part.field, size: part.data.length, etag: '', ...(key ? { key } : {}) }),
+  );
+  if (!buildsArchive(previous, makeManifest(id, mergeFiles(previous?.manifest.files ?? [], files)), files)) {
+    return undefined;
+  }
+  // Every file of the submission is one of the request's, so the manifest lists exactly these, with their ETags.
+  const manifest = makeManifest(
+    id,
+    files.map((file) => ({ ...file, etag: expectedPutEtag(contents.get(file.path) as Buffer) })),
+  );
+  let zip: Buffer;
+  try {
+    zip = await zipFromMemory(manifest, config().archiveLayout, contents);
+  } catch (err) {
+    logArchiveFailure(id, err);
+    return undefined;
+  }
+  const written = putArchive(manifest, config().archiveLayout, zip).catch((err: unknown) => logArchiveFailure(id, err));
+  return { digest: manifestDigest(manifest), written };
+}
+
+/**
+ * Builds the archive of `manifest` from the request's own bytes, before the manifest is written, when the POST builds
+ * it (`buildsArchive`) but the one built alongside the files is not for this manifest: another request changed the
+ * submission meanwhile, or the store answered other ETags than planned.
  */
 async function archiveFromRequest(
+  previous: StoredManifest | undefined,
   manifest: Manifest,
   stored: readonly ManifestFile[],
   contents: ReadonlyMap<string, Buffer>,
 ): Promise<void> {
-  const bytes = manifest.files.reduce((sum, file) => sum + file.size, 0);
-  if (bytes > config().archiveInPostMaxBytes) return;
-  const written = new Map(stored.map((file) => [file.path, file]));
-  const fromRequest = manifest.files.every((file) => {
-    const mine = written.get(file.path);
-    return mine !== undefined && mine.etag === file.etag && mine.key === file.key;
-  });
-  if (!fromRequest) return;
+  if (!buildsArchive(previous, manifest, stored)) return;
   try {
-    await buildArchiveFromMemory(manifest, config().archiveLayout, contents);
+    await putArchive(manifest, config().archiveLayout, await zipFromMemory(manifest, config().archiveLayout, contents));
   } catch (err) {
-    log('error', 'archive from the request failed; the archiver builds it', {
-      submission: manifest.id,
-      ...describeError(err),
-    });
+    logArchiveFailure(manifest.id, err);
   }
+}
+
+/**
+ * Whether a POST builds the archive of `manifest` itself, from its own bytes (`ARCHIVE_IN_POST_MAX_BYTES`): then the
+ * archiver, notified of the manifest, finds the archive current and reads nothing more (docs/benchmarks.md, "S3
+ * requests per operation"). Only when the request holds every file the manifest lists (a new submission, or a
+ * re-POST of all its files), within that bound, and when the archive it replaces is one a GET builds again
+ * (`ARCHIVE_ON_DEMAND_MAX_BYTES`, `_FILES`): a POST that fails after its archive was written leaves that archive in
+ * place of the previous one, stale, and the next GET builds the previous one again; a larger one would be left to the
+ * archiver, which nothing would notify. A failure only costs that saving: the archiver builds the archive as before,
+ * so it does not fail the upload.
+ */
+function buildsArchive(
+  previous: StoredManifest | undefined,
+  manifest: Manifest,
+  fromRequest: readonly ManifestFile[],
+): boolean {
+  const { archiveInPostMaxBytes, onDemandBuildMaxBytes, onDemandBuildMaxFiles } = config();
+  if (totalBytes(manifest) > archiveInPostMaxBytes) return false;
+  if (
+    previous &&
+    (totalBytes(previous.manifest) > onDemandBuildMaxBytes || previous.manifest.files.length > onDemandBuildMaxFiles)
+  ) {
+    return false;
+  }
+  const mine = new Map(fromRequest.map((file) => [file.path, file]));
+  return manifest.files.every((file) => {
+    const own = mine.get(file.path);
+    return own !== undefined && own.etag === file.etag && own.key === file.key;
+  });
+}
+
+function totalBytes(manifest: Manifest): number {
+  return manifest.files.reduce((sum, file) => sum + file.size, 0);
+}
+
+function logArchiveFailure(id: string, err: unknown): void {
+  log('error', 'archive from the request failed; the archiver builds it', { submission: id, ...describeError(err) });
 }
 
 /**

@@ -198,9 +198,12 @@ async function grantSubmission(id: string, files: Map<string, number>): Promise<
  * nothing.
  */
 async function completeSubmission(id: string, uploadId: string, files: Map<string, number>): Promise<SubmissionAnswer> {
-  const previous = await readStoredManifest(id);
+  // The manifest and the grant's files at once (one round trip): neither read depends on the other.
+  const [previous, found] = await Promise.all([
+    readStoredManifest(id),
+    storedFilesOfGrant(id, uploadId, [...files.keys()]),
+  ]);
   checkMerge(id, previous?.manifest, files);
-  const found = await storedFilesOfGrant(id, uploadId, [...files.keys()]);
   const missing: string[] = [];
   const wrongSize: string[] = [];
   const stored = [...files].map(([path, size]): ManifestFile => {

@@ -6,6 +6,7 @@
  * conditional writes are atomic, a checksum that does not match refuses the write, presigned URLs are bound to
  * their method, key, size, checksum and expiry.
  */
+import { hash } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import { BadRequestError } from '../errors';
 
@@ -145,3 +146,22 @@ export interface ObjectStore {
  */
 export const UPLOAD_PART_SIZE = 5 * 1024 * 1024;
 export const UPLOAD_QUEUE_SIZE = 2;
+
+/**
+ * The most requests one operation sends to the store at once: a submission POST's files, an exercise POST's HEADs
+ * and PUTs. Up to this many files an operation's writes go out in one wave, so its latency does not grow with its
+ * files (docs/benchmarks.md, "S3 round trips in a row"). S3 takes 3,500 writes per second per prefix, far more
+ * than one request's wave; the S3 client keeps sockets for it (lib/storage/s3/s3-client.ts).
+ */
+export const PARALLEL_REQUESTS = 64;
+
+/**
+ * The ETag a `putObject` of `body` is answered with, known before it is sent: the MD5 of the bytes, in quotes. S3
+ * answers that for an object written in one PutObject, unencrypted or encrypted with SSE-S3 (this bucket's default
+ * encryption, serverless.yml), and the folder store answers the same. A store that answers otherwise (SSE-KMS) only
+ * costs a caller what it planned on it: a submission POST's archive then names a manifest that is never written and
+ * is built again (lib/fileserver/submissions.ts).
+ */
+export function expectedPutEtag(body: Buffer): string {
+  return `"${hash('md5', body, 'hex')}"`;
+}

@@ -22,7 +22,14 @@ import type {
 import { s3Store } from './s3/s3-store';
 
 export type { ListedObject, ObjectInfo, ObjectStore, ObjectStream, PresignedPut } from './object-store';
-export { ChecksumMismatchError, PreconditionFailed, UPLOAD_PART_SIZE, UPLOAD_QUEUE_SIZE } from './object-store';
+export {
+  ChecksumMismatchError,
+  expectedPutEtag,
+  PARALLEL_REQUESTS,
+  PreconditionFailed,
+  UPLOAD_PART_SIZE,
+  UPLOAD_QUEUE_SIZE,
+} from './object-store';
 
 let installed: ObjectStore | undefined;
 

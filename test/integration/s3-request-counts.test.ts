@@ -205,12 +205,12 @@ describe('S3 requests per operation', () => {
     });
   });
 
-  it('archive GET of an id never uploaded: the manifest only', async () => {
+  it('archive GET of an id never uploaded: the manifest and the archive, asked at once, both missing', async () => {
     expect(
       await counted(() =>
         expectStatus('GET', `/submission_archives/${freshId('never')}.zip`, 404).then(() => undefined),
       ),
-    ).toEqual({ 'GetObject manifests': 1 });
+    ).toEqual({ 'GetObject manifests': 1, 'GetObject submission_archives': 1 });
   });
 
   it('large-upload grants and completion', async () => {

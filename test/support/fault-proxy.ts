@@ -71,6 +71,11 @@ export interface FaultProxy {
   inject(rule: FaultRule): S3Request[];
   /** Removes every rule. */
   clear(): void;
+  /**
+   * Holds each request until `gate` resolves for it, before any rule or forwarding (test/support/depth-meter.ts holds
+   * a round's requests until all of them are on the wire); `undefined` removes the gate.
+   */
+  holdWith(gate: ((request: S3Request) => Promise<void>) | undefined): void;
   readonly stats: ProxyStats;
   close(): Promise<void>;
 }
@@ -134,10 +139,17 @@ export async function startFaultProxy(target: string): Promise<FaultProxy> {
     req.pipe(out);
   };
 
+  let gate: ((request: S3Request) => Promise<void>) | undefined;
+
   const server: Server = createServer((req: IncomingMessage, res: ServerResponse) => {
     const request = classify(req.method ?? 'GET', req.url ?? '/');
     stats.requests[request.operation] = (stats.requests[request.operation] ?? 0) + 1;
     stats.log.push(request);
+    if (gate) gate(request).then(() => handle(req, res, request));
+    else handle(req, res, request);
+  });
+
+  const handle = (req: IncomingMessage, res: ServerResponse, request: S3Request): void => {
     const fault = pick(request);
     const reset = (): void => {
       req.socket.resetAndDestroy();
@@ -189,7 +201,7 @@ export async function startFaultProxy(target: string): Promise<FaultProxy> {
       },
       reset,
     );
-  });
+  };
   server.on('connection', (socket: Socket) => {
     sockets.add(socket);
     socket.on('close', () => sockets.delete(socket));
@@ -205,6 +217,9 @@ export async function startFaultProxy(target: string): Promise<FaultProxy> {
     },
     clear() {
       rules.length = 0;
+    },
+    holdWith(next) {
+      gate = next;
     },
     stats,
     async close() {

@@ -1,5 +1,6 @@
 import { S3Client } from '@aws-sdk/client-s3';
 import { config } from '../../config';
+import { PARALLEL_REQUESTS } from '../object-store';
 
 let client: S3Client | undefined;
 
@@ -29,6 +30,14 @@ export const S3_RETRY = { retryMode: 'standard', maxAttempts: 3 } as const;
  */
 export const S3_TIMEOUTS = { connectionTimeout: 2_000, requestTimeout: 5_000, throwOnRequestTimeout: true } as const;
 
+/**
+ * Sockets the client keeps to S3 (the SDK's default is 50). An operation sends up to `PARALLEL_REQUESTS` at once, and
+ * a submission POST its archive beside them: with fewer sockets the rest would wait for a free one, a round trip
+ * later (docs/benchmarks.md, "S3 round trips in a row"). Twice that leaves room for `npm start` over an S3 endpoint,
+ * which serves several requests in one process; a Lambda instance serves one at a time.
+ */
+export const S3_MAX_SOCKETS = 2 * PARALLEL_REQUESTS;
+
 /** The one S3 client of this instance, built on first use from the configuration. */
 export function s3(): S3Client {
   if (client) return client;
@@ -42,7 +51,11 @@ export function s3(): S3Client {
     requestChecksumCalculation: 'WHEN_REQUIRED',
     responseChecksumValidation: 'WHEN_REQUIRED',
     ...S3_RETRY,
-    requestHandler: S3_TIMEOUTS,
+    requestHandler: {
+      ...S3_TIMEOUTS,
+      httpAgent: { maxSockets: S3_MAX_SOCKETS },
+      httpsAgent: { maxSockets: S3_MAX_SOCKETS },
+    },
   });
   return client;
 }
