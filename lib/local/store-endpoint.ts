@@ -4,13 +4,18 @@
  * the signature (method, key, expiry, signed headers; lib/storage/folder-store/presigned.ts), the signed length, the signed
  * SHA-1, write-once (`If-None-Match: *`), and Range on GET. There is no route without a signature: nobody who lacks
  * the store's credentials (kept 0600 in its folder) can read or write it. Errors are S3's XML.
+ *
+ * The answer is built only from what the signature covers: the query as `verifyPresigned` parsed it (never parsed
+ * again here), the signed headers, and Range, which S3 leaves to the client. Range is decided by the fileserver's
+ * own routes' code (lib/http/semantics.ts), so a file answers a Range the same whether it is served inline or
+ * through this redirect.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { pipeline } from 'node:stream/promises';
-import rangeParser from 'range-parser';
 import { HttpError } from '../errors';
+import { decideDownload } from '../http/semantics';
 import { type FolderStore, IncompleteBodyError } from '../storage/folder-store/folder-store';
-import { verifyPresigned } from '../storage/folder-store/presigned';
+import { type PresignedQuery, verifyPresigned } from '../storage/folder-store/presigned';
 import { ChecksumMismatchError, PreconditionFailed } from '../storage/object-store';
 import { describeError, log } from '../util/log';
 
@@ -72,7 +77,7 @@ async function answer(store: FolderStore, prefix: string, req: IncomingMessage, 
   }
   if (key === '') return sendError(res, 403, 'AccessDenied', 'Listing the bucket is not served.');
   if (method === 'PUT') return put(store, key, req, res);
-  return get(store, key, method, new URL(url, 'http://local').searchParams, req, res);
+  return get(store, key, method, verdict.query, req, res);
 }
 
 async function put(store: FolderStore, key: string, req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -108,50 +113,51 @@ async function get(
   store: FolderStore,
   key: string,
   method: string,
-  query: URLSearchParams,
+  query: PresignedQuery,
   req: IncomingMessage,
   res: ServerResponse,
 ): Promise<void> {
   const opened = await store.openObject(key);
   if (!opened) return sendError(res, 404, 'NoSuchKey', 'The specified key does not exist.');
   const { info } = opened;
-  const headers: Record<string, string> = {
-    'Content-Type': query.get('response-content-type') ?? info.contentType ?? 'application/octet-stream',
-    ETag: info.etag,
-    'Accept-Ranges': 'bytes',
-    ...(info.lastModified ? { 'Last-Modified': info.lastModified.toUTCString() } : {}),
+  const object = {
+    size: info.size,
+    etag: info.etag,
+    lastModified: info.lastModified,
+    contentType: query.get('response-content-type') ?? info.contentType ?? 'application/octet-stream',
   };
+  // Range and If-Range (RFC 9110 §14.2, §13.1.5), as S3 honours them; the other preconditions were the route's to
+  // check before it redirected here (lib/http/serve-object.ts).
+  const rangeHeaders = (name: string): string | undefined =>
+    name === 'range' || name === 'if-range' ? headerValue(req, name) : undefined;
+  const decision = decideDownload(method, rangeHeaders, object);
+  if (decision.statusCode === 416) {
+    await opened.close();
+    return sendError(res, 416, 'InvalidRange', 'The requested range is not satisfiable.', {
+      'Content-Range': decision.headers['Content-Range'] ?? `bytes */${info.size}`,
+    });
+  }
+  if (decision.statusCode !== 200 && decision.statusCode !== 206) {
+    // Only Range and If-Range are handed over, which decide nothing but 200, 206 and 416.
+    await opened.close();
+    throw new Error(`A presigned GET was decided ${decision.statusCode} without preconditions.`);
+  }
+  const headers = { ...decision.headers };
   const disposition = query.get('response-content-disposition');
   if (disposition) headers['Content-Disposition'] = disposition;
-  let status = 200;
-  let start = 0;
-  let end = info.size - 1;
-  const range = req.headers.range;
-  if (range !== undefined && info.size > 0) {
-    const ranges = rangeParser(info.size, range, { combine: true });
-    if (ranges === -1) {
-      await opened.close();
-      return sendError(res, 416, 'InvalidRange', 'The requested range is not satisfiable.', {
-        'Content-Range': `bytes */${info.size}`,
-      });
-    }
-    // One range is served as asked; several, or a malformed header, get the whole object, as S3 answers them.
-    if (ranges !== -2 && ranges.type === 'bytes' && ranges.length === 1) {
-      const [only] = ranges as { start: number; end: number }[];
-      start = only?.start ?? 0;
-      end = only?.end ?? end;
-      status = 206;
-      headers['Content-Range'] = `bytes ${start}-${end}/${info.size}`;
-    }
-  }
-  headers['Content-Length'] = String(end - start + 1);
-  res.writeHead(status, headers);
-  if (method === 'HEAD') {
+  res.writeHead(decision.statusCode, headers);
+  if (method === 'HEAD' || !decision.range) {
     await opened.close();
     res.end();
     return;
   }
-  await pipeline(opened.stream(start, end), res);
+  await pipeline(opened.stream(decision.range.start, decision.range.end), res);
+}
+
+/** A request header as one value: Node joins most repeated headers with `, ` already. */
+function headerValue(req: IncomingMessage, name: string): string | undefined {
+  const value = req.headers[name];
+  return Array.isArray(value) ? value.join(', ') : value;
 }
 
 function s3Error(err: unknown): { status: number; code: string; message: string } {

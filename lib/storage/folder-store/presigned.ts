@@ -5,6 +5,12 @@
  * So a URL is bound to its method, key, expiry, response overrides and every signed header: the length
  * (`content-length`), the SHA-1 (`x-amz-checksum-sha1`) and write-once (`if-none-match`). The store then enforces
  * what those headers say (lib/local/store-endpoint.ts).
+ *
+ * The query is parsed once, here, and the answer is built from that one parse (`Verdict.query`): a check that read
+ * one of two same-named parameters while the answer read the other would let a URL be re-purposed (a prepended
+ * `response-content-type=text/html` served as inline HTML). So a repeated parameter is refused, as S3 refuses it,
+ * and the query must be exactly the one the signer makes again: no parameter added, none changed, none the check
+ * does not read (`X-Amz-Content-Sha256`, the scope of `X-Amz-Credential`).
  */
 import { timingSafeEqual } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
@@ -20,7 +26,13 @@ export interface PresignedRequest {
   headers: IncomingHttpHeaders;
 }
 
-export type Verdict = { ok: true } | { ok: false; status: number; code: string; message: string };
+/** The query of a presigned request, each name once, percent-decoded exactly (a `+` is a plus). */
+export type PresignedQuery = ReadonlyMap<string, string>;
+
+/** On success, the query the signature covers: the only one the answer may be built from. */
+export type Verdict =
+  | { ok: true; query: PresignedQuery }
+  | { ok: false; status: number; code: string; message: string };
 
 /** SigV4's own bound (AWS: "X-Amz-Expires … maximum 604800 seconds"). */
 const MAX_EXPIRES_SECONDS = 7 * 24 * 3600;
@@ -39,7 +51,10 @@ const SIGNER_PARAMS = new Set([
 
 export async function verifyPresigned(client: S3Client, request: PresignedRequest, now = Date.now()): Promise<Verdict> {
   const query = parseQuery(request.rawQuery);
-  if (!query) return refuse(400, 'InvalidArgument', 'The query string is not valid percent-encoding.');
+  if (query === 'malformed') return refuse(400, 'InvalidArgument', 'The query string is not valid percent-encoding.');
+  if ('repeated' in query) {
+    return refuse(403, 'AccessDenied', `The query parameter ${query.repeated} appears more than once.`);
+  }
   const signature = query.get('X-Amz-Signature');
   const credential = query.get('X-Amz-Credential');
   const date = query.get('X-Amz-Date');
@@ -90,9 +105,10 @@ export async function verifyPresigned(client: S3Client, request: PresignedReques
       unhoistableHeaders: new Set(Object.keys(headers)),
     },
   );
-  const expected = Buffer.from(String(again.query?.['X-Amz-Signature'] ?? ''));
+  const resigned = again.query ?? {};
+  const expected = Buffer.from(String(resigned['X-Amz-Signature'] ?? ''));
   const given = Buffer.from(signature);
-  if (expected.length !== given.length || !timingSafeEqual(expected, given)) {
+  if (expected.length !== given.length || !timingSafeEqual(expected, given) || !sameQuery(query, resigned)) {
     return refuse(
       403,
       'SignatureDoesNotMatch',
@@ -101,25 +117,46 @@ export async function verifyPresigned(client: S3Client, request: PresignedReques
   }
   if (now > signedAt + lifetime * 1000) return refuse(403, 'AccessDenied', 'Request has expired.');
   if (signedAt > now + MAX_SKEW_MS) return refuse(403, 'RequestTimeTooSkewed', 'The URL is signed in the future.');
-  return { ok: true };
+  return { ok: true, query };
+}
+
+/**
+ * Whether the request's query holds exactly the parameters of the query signed again, with the same values: the
+ * signer's own parameters are taken from the request only in part (the access key and region of the credential, the
+ * date, the lifetime), so the rest of them must be checked here to be what the signer writes.
+ */
+function sameQuery(query: PresignedQuery, resigned: Record<string, string | string[] | null>): boolean {
+  const names = Object.keys(resigned);
+  if (names.length !== query.size) return false;
+  return names.every((name) => {
+    const value = resigned[name];
+    return typeof value === 'string' && query.get(name) === value;
+  });
 }
 
 function refuse(status: number, code: string, message: string): Verdict {
   return { ok: false, status, code, message };
 }
 
-/** `a=b&c=d` decoded exactly (a `+` is a plus: SigV4 encodes a space as `%20`), or `undefined` if malformed. */
-function parseQuery(raw: string): Map<string, string> | undefined {
+/**
+ * `a=b&c=d` decoded exactly (a `+` is a plus: SigV4 encodes a space as `%20`); `'malformed'` if it is not valid
+ * percent-encoding, or the first name that appears twice (compared decoded, so `a` and `%61` are one name).
+ */
+function parseQuery(raw: string): Map<string, string> | 'malformed' | { repeated: string } {
   const query = new Map<string, string>();
   if (raw === '') return query;
-  try {
-    for (const pair of raw.split('&')) {
-      const at = pair.indexOf('=');
-      const name = decodeURIComponent(at < 0 ? pair : pair.slice(0, at));
-      query.set(name, at < 0 ? '' : decodeURIComponent(pair.slice(at + 1)));
+  for (const pair of raw.split('&')) {
+    const at = pair.indexOf('=');
+    let name: string;
+    let value: string;
+    try {
+      name = decodeURIComponent(at < 0 ? pair : pair.slice(0, at));
+      value = at < 0 ? '' : decodeURIComponent(pair.slice(at + 1));
+    } catch {
+      return 'malformed';
     }
-  } catch {
-    return undefined;
+    if (query.has(name)) return { repeated: name };
+    query.set(name, value);
   }
   return query;
 }
