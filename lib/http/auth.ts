@@ -6,6 +6,7 @@ import { hash, timingSafeEqual } from 'node:crypto';
 import { config } from '../config';
 import { UnauthorizedError } from '../errors';
 import { type Credentials, cachedCredentials, fetchFromSsm } from './credentials';
+import type { HttpRequest } from './request';
 
 let fromParameter: (() => Promise<Credentials>) | undefined;
 
@@ -18,6 +19,15 @@ export async function expectedCredentials(): Promise<Credentials | undefined> {
   if (!credentialsParameter) return credentials;
   fromParameter ??= cachedCredentials(credentialsParameter, fetchFromSsm);
   return fromParameter();
+}
+
+/**
+ * The credential check of every request, from its headers alone: throws 401 unless it carries exactly the expected
+ * credentials (503 if they cannot be read). The handler runs it (lib/http/handler.ts), and the local server runs it
+ * before it reads a body (lib/local/server.ts), so both decide the same.
+ */
+export async function authenticate(header: HttpRequest['header']): Promise<void> {
+  checkBasicAuth(header('authorization'), await expectedCredentials());
 }
 
 /** Throws 401 unless `authorization` carries exactly the expected credentials. */

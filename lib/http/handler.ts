@@ -5,7 +5,7 @@
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
 import { BadRequestError, errorAnswer, MethodNotAllowedError } from '../errors';
 import { describeError, log } from '../util/log';
-import { checkBasicAuth, expectedCredentials } from './auth';
+import { authenticate } from './auth';
 import { type HttpAnswer, type HttpRequest, toRequest } from './request';
 
 export type RouteMethod = (request: HttpRequest) => Promise<HttpAnswer>;
@@ -37,7 +37,7 @@ export function httpHandler(route: string, methods: Partial<Record<string, Route
         throw new BadRequestError('bad-event', 'This function answers API Gateway REST proxy events only.');
       }
       const request = toRequest(event);
-      checkBasicAuth(request.header('authorization'), await expectedCredentials());
+      await authenticate(request.header);
       const run = all.get(request.method);
       if (!run) throw new MethodNotAllowedError(request.method, allowed);
       answer = await run(request);

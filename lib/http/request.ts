@@ -17,10 +17,7 @@ export interface HttpRequest {
 }
 
 export function toRequest(event: APIGatewayProxyEvent): HttpRequest {
-  const headers = new Map<string, string>();
-  for (const [name, value] of Object.entries(event.headers ?? {})) {
-    if (value !== undefined) headers.set(name.toLowerCase(), value);
-  }
+  const header = headerLookup(event);
   const params = dictionary<string>();
   for (const [name, value] of Object.entries(event.pathParameters ?? {})) {
     if (value !== undefined) params[name] = value;
@@ -28,7 +25,19 @@ export function toRequest(event: APIGatewayProxyEvent): HttpRequest {
   // With binary media type */* every body arrives base64; keep plain bodies working too (docs/development.md, "Pitfalls of the toolchain": plain bodies).
   const body =
     event.body == null ? Buffer.alloc(0) : Buffer.from(event.body, event.isBase64Encoded ? 'base64' : 'utf8');
-  return { method: event.httpMethod.toUpperCase(), params, header: (name) => headers.get(name.toLowerCase()), body };
+  return { method: event.httpMethod.toUpperCase(), params, header, body };
+}
+
+/**
+ * The event's headers by lowercase name. API Gateway keeps the client's spelling, and of two headers whose names
+ * differ only in case the later one wins, as in `headers` of the event.
+ */
+export function headerLookup(event: Pick<APIGatewayProxyEvent, 'headers'>): HttpRequest['header'] {
+  const headers = new Map<string, string>();
+  for (const [name, value] of Object.entries(event.headers ?? {})) {
+    if (value !== undefined) headers.set(name.toLowerCase(), value);
+  }
+  return (name) => headers.get(name.toLowerCase());
 }
 
 /** The path parameter `name`; a route without it is a wiring mistake, answered as a missing resource. */

@@ -2,6 +2,11 @@
  * The local stand-in for API Gateway: turns each HTTP request into the REST proxy event the handler gets in AWS
  * (every body base64, as with binary media types `*\/*`), calls the handler named in `serverless.yml`, and writes
  * its answer back, with AWS's body caps.
+ *
+ * What API Gateway does in front of a function, done here before a handler runs (docs/protocol.md §8.1): HTTP/1.0
+ * and 1.1 only (505 otherwise); the requests of one connection one after another (lib/local/connection-order.ts);
+ * the credentials checked from the headers, with the handler's own check, before a body is read; and the bodies in
+ * flight bounded in memory (lib/local/body-budget.ts).
  */
 import { randomUUID } from 'node:crypto';
 import {
@@ -15,10 +20,15 @@ import {
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
+import { errorAnswer, HttpError, ServiceUnavailableError } from '../errors';
 import type { LambdaHttpHandler } from '../http/handler';
+import { type HttpRequest, headerLookup } from '../http/request';
 import { base64Length } from '../lambda-limits';
 import { dictionary } from '../util/dictionary';
 import { describeError, log } from '../util/log';
+import { BodyBudget, type BodyClaim } from './body-budget';
+import { answerAndClose } from './close-unread';
+import { ConnectionOrder } from './connection-order';
 import {
   API_GATEWAY_MAX_BODY_BYTES,
   LAMBDA_MAX_PAYLOAD_BYTES,
@@ -42,6 +52,15 @@ export interface LocalServerOptions {
    * one serverless.yml configures. The "as deployed" tier (test/deployed) passes the generated template's.
    */
   unknownRoute?: GatewayResponse;
+  /** The bytes of request bodies held in memory at once (default `MAX_BODY_BYTES_IN_FLIGHT`). */
+  maxBodyBytesInFlight?: number;
+  /**
+   * The handlers' own credential check (`authenticate` of lib/http/auth.ts, which `npm start` passes), run from the
+   * headers before a body is read: a request it refuses is answered as the handler would answer it, and its body is
+   * never read. Without it every body is read and the handler decides, as behind API Gateway, which checks no
+   * credentials (the "as deployed" tier, whose functions read theirs from SSM).
+   */
+  authenticate?: (header: HttpRequest['header']) => Promise<void>;
 }
 
 export interface GatewayResponse {
@@ -52,20 +71,22 @@ export interface GatewayResponse {
 
 /**
  * A client that declares more body than it sends and keeps the connection open would otherwise hold the request
- * for Node's default of 300 s. After this long Node answers 408 and closes; the handler never runs, so nothing is
- * written. 30 s matches the 29 s API Gateway integration timeout; in AWS, API Gateway deals with such clients itself
+ * for Node's default of 300 s. After this long the server answers 408 and closes; the handler never runs, so nothing
+ * is written. 30 s matches the 29 s API Gateway integration timeout; in AWS, API Gateway deals with such clients itself
  * (and a `Content-Length` shorter than the body leaves the rest to Node's parser, which answers 400 and closes).
  */
 export const REQUEST_TIMEOUT_MS = 30_000;
 
 class BodyTooLarge extends Error {}
 
-/** Node's own answers to a client error (lib `_http_server.js`): headers too large, too slow, or unparsable. */
-const CLIENT_ERROR_STATUS = new Map([
-  ['HPE_HEADER_OVERFLOW', 431],
-  ['ERR_HTTP_REQUEST_TIMEOUT', 408],
-  ['HPE_CHUNK_EXTENSIONS_OVERFLOW', 413],
-]);
+/** A body that would take the bodies in flight past their bound (`BodyBudget`). */
+class BodiesInFlightFull extends Error {}
+
+/** What one server keeps across its requests. */
+interface ServerState {
+  options: LocalServerOptions;
+  bodies: BodyBudget;
+}
 
 export function createLocalServer(options: LocalServerOptions): Server {
   for (const route of options.routes) {
@@ -80,42 +101,109 @@ export function createLocalServer(options: LocalServerOptions): Server {
     // How often Node checks those timeouts (default 30 s, which would stretch a short one).
     connectionsCheckingInterval: Math.min(requestTimeout, 1_000),
   };
-  const server = createServer(serverOptions, (req, res) => {
-    const store = options.store;
-    if (store?.owns(pathOf(req.url ?? '/'))) {
-      void store.handle(req, res);
-      return;
-    }
-    handle(options, req, res).catch((err: unknown) => {
-      log('error', 'local server failure', describeError(err));
-      if (!res.headersSent) answerItself(req, res, 500, 'local-server', 'The local server failed; see its log.');
-      else res.destroy();
+  const state: ServerState = {
+    options,
+    bodies: new BodyBudget(options.maxBodyBytesInFlight),
+  };
+  const order = new ConnectionOrder();
+  const serve = (req: IncomingMessage, res: ServerResponse, expectsContinue: boolean): void =>
+    order.enqueue(req, res, () => {
+      serveRequest(state, req, res, expectsContinue).catch((err: unknown) => {
+        log('error', 'local server failure', describeError(err));
+        if (!res.headersSent) answerItself(req, res, 500, 'local-server', 'The local server failed; see its log.');
+        else res.destroy();
+      });
     });
-  });
-  // Node answers a request it cannot parse or that runs out of time (400, 408, 431) without a handler; the same
-  // answers as its default, with a log line for each.
-  server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => {
-    const status = CLIENT_ERROR_STATUS.get(err.code ?? '') ?? 400;
-    if (err.code !== 'ECONNRESET' && socket.writable && (socket as Socket).bytesWritten === 0) {
-      log('info', 'request', { route: 'local-server', status, code: err.code ?? 'bad-request' });
-      socket.write(`HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nConnection: close\r\n\r\n`);
-    }
-    socket.destroy();
-  });
-  // Expect: 100-continue (the worker's result PUT): refuse an oversized body before the client sends it,
-  // otherwise let it go on at once, so the upload does not stall.
-  server.on('checkContinue', (req: IncomingMessage, res: ServerResponse) => {
-    // A presigned PUT goes to the store, which takes up to 5 GiB, as S3 does.
-    if (options.store?.owns(pathOf(req.url ?? '/'))) {
-      res.writeContinue();
-      server.emit('request', req, res);
+  const server = createServer(serverOptions, (req, res) => serve(req, res, false));
+  // Expect: 100-continue (the worker's result PUT): the request is checked like any other before its body is read,
+  // and only then is the body asked for, so a refused body is never sent, and an accepted one without delay.
+  server.on('checkContinue', (req: IncomingMessage, res: ServerResponse) => serve(req, res, true));
+  // Node leaves to the server a request it cannot parse or that runs out of time (400, 408, 413, 431, 505): answered
+  // in its turn, after the requests before it on the connection (never in place of one of their answers), with a log
+  // line, and the connection closed.
+  server.on('clientError', (err: NodeJS.ErrnoException, duplex: Duplex) => {
+    const socket = duplex as Socket;
+    if (err.code === 'ECONNRESET') {
+      socket.destroy();
       return;
     }
-    if (refuseDeclaredTooLarge(options, req, res)) return;
-    res.writeContinue();
-    server.emit('request', req, res);
+    const { status, code, message } = clientErrorAnswer(err);
+    const answer = (): void => {
+      if (socket.writable) {
+        log('info', 'request', { route: 'local-server', status, code, parserCode: err.code });
+        const body = JSON.stringify(errorBody(code, message));
+        socket.write(
+          `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Type: application/json\r\n` +
+            `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+        );
+      }
+      socket.destroy();
+    };
+    order.fail(socket, answer, () => socket.destroy());
   });
   return server;
+}
+
+/**
+ * The answer to a request Node could not take (lib `_http_server.js` leaves them to the server): headers too large,
+ * too slow, a chunk extension too long, an HTTP version it does not speak, or anything else it cannot parse.
+ */
+function clientErrorAnswer(err: NodeJS.ErrnoException): { status: number; code: string; message: string } {
+  switch (err.code) {
+    case 'HPE_HEADER_OVERFLOW':
+      return { status: 431, code: 'headers-too-large', message: 'The request line and headers are too large.' };
+    case 'ERR_HTTP_REQUEST_TIMEOUT':
+      return { status: 408, code: 'request-timeout', message: 'The request did not arrive whole in time.' };
+    case 'HPE_CHUNK_EXTENSIONS_OVERFLOW':
+      return { status: 413, code: 'payload-too-large', message: 'A chunk extension of the body is too large.' };
+    case 'HPE_PAUSED_H2_UPGRADE':
+      // The HTTP/2 connection preface (RFC 9113 §3.4), from a client that assumes HTTP/2 without asking.
+      return httpVersionNotSupported('HTTP/2.0');
+    case 'HPE_INVALID_VERSION':
+      // llhttp's reason when the version is well-formed (`HTTP/<digit>.<digit>`, RFC 9112 §2.3) but not one it
+      // parses; a malformed one (`HTTP/1.10`, `HTTP/2`) is not a version at all, so the request is malformed.
+      if ((err as { reason?: unknown }).reason === 'Invalid HTTP version') return httpVersionNotSupported(undefined);
+      break;
+  }
+  return { status: 400, code: 'bad-request', message: 'The request is not valid HTTP/1.1.' };
+}
+
+/** RFC 9110 §15.6.6: the server does not support the major version of the request (it speaks 1.0 and 1.1). */
+function httpVersionNotSupported(version: string | undefined): { status: 505; code: string; message: string } {
+  const what = version ? `The request is ${version}; this` : 'This';
+  return {
+    status: 505,
+    code: 'http-version-not-supported',
+    message: `${what} server speaks HTTP/1.1 and HTTP/1.0 only.`,
+  };
+}
+
+/** Whether `req` is in a version this server speaks: HTTP/1.0 or HTTP/1.1 (Node also parses 0.9 and 2.0 lines). */
+function speaksVersion(req: IncomingMessage): boolean {
+  return req.httpVersionMajor === 1 && (req.httpVersionMinor === 0 || req.httpVersionMinor === 1);
+}
+
+/** One request, in its turn on its connection. */
+async function serveRequest(
+  state: ServerState,
+  req: IncomingMessage,
+  res: ServerResponse,
+  expectsContinue: boolean,
+): Promise<void> {
+  if (!speaksVersion(req)) {
+    const { status, code, message } = httpVersionNotSupported(`HTTP/${req.httpVersion}`);
+    answerItself(req, res, status, code, message, true);
+    return;
+  }
+  const store = state.options.store;
+  if (store?.owns(pathOf(req.url ?? '/'))) {
+    // A presigned PUT goes to the store, which checks its signature from the headers and takes up to 5 GiB, as S3
+    // does, streamed to disk rather than held in memory.
+    if (expectsContinue) res.writeContinue();
+    await store.handle(req, res);
+    return;
+  }
+  await handle(state, req, res, expectsContinue);
 }
 
 /**
@@ -148,6 +236,8 @@ function pathOf(url: string): string {
 /**
  * An answer the local server gives itself, as API Gateway would, without calling a handler: logged as a handler's
  * answer is (lib/http/handler.ts), with the path but never the query (which could carry a presigned signature).
+ * `closeConnection`: given before the body was read, and the connection closed without reading it
+ * (lib/local/close-unread.ts).
  */
 function answerItself(
   req: IncomingMessage,
@@ -158,7 +248,10 @@ function answerItself(
   closeConnection = false,
 ): void {
   logOwnAnswer(req, status, code);
-  sendJson(res, status, errorBody(code, message), closeConnection);
+  const body = errorBody(code, message);
+  if (closeConnection) {
+    answerAndClose(req, { status, headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body) });
+  } else sendJson(res, status, body);
 }
 
 function logOwnAnswer(req: IncomingMessage, status: number, code: string): void {
@@ -172,32 +265,57 @@ function logOwnAnswer(req: IncomingMessage, status: number, code: string): void 
   });
 }
 
-async function handle(options: LocalServerOptions, req: IncomingMessage, res: ServerResponse): Promise<void> {
+async function handle(state: ServerState, req: IncomingMessage, res: ServerResponse, expectsContinue: boolean) {
+  const { options, bodies } = state;
   const url = req.url ?? '/';
   const queryAt = url.indexOf('?');
   const rawPath = pathOf(url);
   const match = matchRoute(options.routes, rawPath);
   if (!match || (match.route.method !== 'ANY' && match.route.method !== req.method)) {
-    req.resume();
+    // A body announced with Expect: 100-continue is not asked for; the connection closes instead.
+    if (!expectsContinue) req.resume();
     if (options.unknownRoute) {
       const { status, contentType, body } = options.unknownRoute;
       logOwnAnswer(req, status, 'no-such-route');
-      res.writeHead(status, { 'Content-Type': contentType, 'Content-Length': String(Buffer.byteLength(body)) });
-      res.end(body);
-    } else answerItself(req, res, 404, 'no-such-route', `There is no route ${rawPath}.`);
+      if (expectsContinue) answerAndClose(req, { status, headers: { 'Content-Type': contentType }, body });
+      else {
+        res.writeHead(status, { 'Content-Type': contentType, 'Content-Length': String(Buffer.byteLength(body)) });
+        res.end(body);
+      }
+    } else answerItself(req, res, 404, 'no-such-route', `There is no route ${rawPath}.`, expectsContinue);
+    return;
+  }
+  // The event carries no body yet: the headers decide first.
+  const event = toEvent(req, rawPath, queryAt < 0 ? '' : url.slice(queryAt + 1), match, options.stage ?? 'local');
+  try {
+    // Credentials are decided from the headers, by the handler's own check, before the body is read: a client
+    // without them is not asked for its body and holds no memory; the connection closes (its body is never read).
+    await options.authenticate?.(headerLookup(event));
+  } catch (err) {
+    answerError(req, err);
     return;
   }
   if (refuseDeclaredTooLarge(options, req, res)) return;
+  const claim = bodies.claim();
+  res.once('close', claim.release);
+  if (!claim.grow(declaredLength(req))) {
+    answerError(req, bodiesInFlightFull(bodies));
+    return;
+  }
+  if (expectsContinue) res.writeContinue();
   let body: Buffer;
   try {
-    body = await readBody(req, API_GATEWAY_MAX_BODY_BYTES);
+    body = await readBody(req, API_GATEWAY_MAX_BODY_BYTES, claim);
   } catch (err) {
+    if (err instanceof BodiesInFlightFull) {
+      answerError(req, bodiesInFlightFull(bodies));
+      return;
+    }
     if (!(err instanceof BodyTooLarge)) throw err;
     const { code, message } = tooLarge(options, req);
     answerItself(req, res, 413, code, message, true);
     return;
   }
-  const event = toEvent(req, rawPath, queryAt < 0 ? '' : url.slice(queryAt + 1), match, options.stage ?? 'local');
   // The event's size as Lambda counts it, with the body's base64 counted by its length: a body refused here is never
   // encoded.
   const bodyLength = base64Length(body.length);
@@ -386,35 +504,65 @@ function declaredLength(req: IncomingMessage): number {
   return value === undefined ? 0 : Number(value);
 }
 
-function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
+/**
+ * The whole body of `req`, at most `limit` bytes, counted against the bodies in flight: `claim` holds the declared
+ * length already, and a chunked body takes its bytes as they arrive.
+ */
+function readBody(req: IncomingMessage, limit: number, claim: BodyClaim): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let total = 0;
+    let claimed = declaredLength(req);
+    const stop = (err: Error): void => {
+      req.removeAllListeners('data');
+      req.resume();
+      reject(err);
+    };
     req.on('data', (chunk: Buffer) => {
       total += chunk.length;
-      if (total > limit) {
-        req.removeAllListeners('data');
-        req.resume();
-        reject(new BodyTooLarge());
-        return;
+      if (total > limit) return stop(new BodyTooLarge());
+      if (total > claimed) {
+        if (!claim.grow(total - claimed)) return stop(new BodiesInFlightFull());
+        claimed = total;
       }
       chunks.push(chunk);
     });
     req.on('end', () => resolve(Buffer.concat(chunks)));
     req.on('error', reject);
+    // A connection that closed before this request's turn came has ended its body already.
+    if (req.destroyed) reject(new Error('The request was aborted before its body was read.'));
   });
+}
+
+/** The 503 past the bound of bodies in flight: the request may be sent again in a moment, as it is. */
+function bodiesInFlightFull(bodies: BodyBudget): ServiceUnavailableError {
+  const mib = Math.round(bodies.limit / (1024 * 1024));
+  return new ServiceUnavailableError(
+    'server-busy',
+    `The local server holds as many request bodies in memory as it takes at once (${mib} MiB in flight); ` +
+      'send the request again in a moment.',
+  );
+}
+
+/**
+ * An error answered by the local server itself as the handler would answer it (lib/errors.ts: the same status,
+ * headers such as `WWW-Authenticate` and `Retry-After`, and JSON body), before the body was read, so the connection
+ * is closed rather than read to the end of a body it does not want (lib/local/close-unread.ts).
+ */
+function answerError(req: IncomingMessage, err: unknown): void {
+  const { statusCode, headers, body } = errorAnswer(err, (cause) =>
+    log('error', 'local server failure', describeError(cause)),
+  );
+  logOwnAnswer(req, statusCode, err instanceof HttpError ? err.code : 'internal');
+  answerAndClose(req, { status: statusCode, headers, body });
 }
 
 function errorBody(code: string, message: string): unknown {
   return { result: 'ERROR', error: { code, message } };
 }
 
-function sendJson(res: ServerResponse, status: number, body: unknown, closeConnection = false): void {
+function sendJson(res: ServerResponse, status: number, body: unknown): void {
   const text = JSON.stringify(body);
-  res.writeHead(status, {
-    'Content-Type': 'application/json',
-    'Content-Length': String(Buffer.byteLength(text)),
-    ...(closeConnection ? { Connection: 'close' } : {}),
-  });
+  res.writeHead(status, { 'Content-Type': 'application/json', 'Content-Length': String(Buffer.byteLength(text)) });
   res.end(text);
 }

@@ -7,6 +7,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { S3EventRecord } from 'aws-lambda';
+import { authenticate } from '../http/auth';
 import { LOCAL_BUCKET } from '../settings';
 import { FolderStore, type ObjectCreated } from '../storage/folder-store/folder-store';
 import { useStore } from '../storage/store';
@@ -77,6 +78,8 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
   const server = createLocalServer({
     routes,
     handlers: httpHandlers,
+    // The handlers run in this process, with this configuration: their credential check can run before a body is read.
+    authenticate,
     ...(folderStore ? { store: storeEndpoint(folderStore) } : {}),
   });
   // S3 notifications (the archiver's trigger) come from the folder store's object-created events; another endpoint

@@ -8,6 +8,7 @@ import { connect } from 'node:net';
 import { bucketSnapshot } from '../support/bucket-snapshot';
 import type { RawAnswer } from '../support/http';
 import { file, multipart, type Part } from '../support/multipart';
+import { exchange, rawRequest } from '../support/raw-http';
 import { startTestStack, type TestStack } from '../support/stack';
 import { readZip } from '../support/zip';
 import { createTally } from './support/tally';
@@ -310,6 +311,24 @@ describe('credentials that are not right', () => {
     expect(answer.headers['www-authenticate']).toBe('Basic realm="ReCodEx fileserver"');
     expect((await send('GET')).status).toBe(401);
   });
+
+  it.each(BAD)(
+    '%s, on a 4 MB PUT sent with Expect: 100-continue: 401 from the headers alone, the body never asked for',
+    async (_label, authorization) => {
+      const before = await snapshot();
+      const credentials = authorization === undefined ? '' : `Authorization: ${authorization}\r\n`;
+      const { responses } = await exchange(
+        stack.url,
+        rawRequest(
+          `PUT /results/auth_victim.zip HTTP/1.1\r\nHost: local\r\n${credentials}Content-Length: 4000000\r\n` +
+            'Expect: 100-continue',
+        ),
+      );
+      tally.sentRaw(responses.map((answer) => answer.status));
+      expect(responses.map((answer) => [answer.status, answer.headers.connection])).toEqual([[401, 'close']]);
+      expect(await snapshot()).toEqual(before);
+    },
+  );
 
   it('the right credentials still work (the scheme name in any case, RFC 7617 §2)', async () => {
     const lower = AUTH.replace('Basic', 'basic');
