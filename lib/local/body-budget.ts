@@ -10,9 +10,9 @@
 
 /**
  * The default bound: 64 MiB of bodies, 14 result PUTs of the largest size (4.5 MiB) at once. A body is held more than
- * once while its handler runs (the bytes read, the event's base64, the handler's copies), so this keeps the server
- * within its heap with room to spare: 40 result PUTs of 4.6 MB at once peaked at about 230 MB of RSS (14 taken, 26
- * answered 503), where all 40 together took about 400 MB (docs/reliability.md, "Request bodies in memory").
+ * once while its handler runs (the bytes read, the event's base64, the handler's copies): 40 or 80 result PUTs of
+ * 4.6 MB at once peaked at about 380 MB of RSS with this bound (14 taken, the rest answered 503), and at 633 and
+ * 1,334 MB without it (docs/reliability.md, "Request bodies in memory").
  */
 export const MAX_BODY_BYTES_IN_FLIGHT = 64 * 1024 * 1024;
 
