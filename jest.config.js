@@ -23,6 +23,7 @@ const S3_ONLY = [
   '<rootDir>/test/integration/operator-resume.test.ts',
   '<rootDir>/test/integration/s3-request-counts.test.ts',
   '<rootDir>/test/integration/s3-request-depth.test.ts',
+  '<rootDir>/test/integration/s3-conditional-writes.test.ts',
 ];
 
 module.exports = {

@@ -13,6 +13,7 @@ module.exports = {
     '<rootDir>/test/integration/large-uploads.test.ts',
     '<rootDir>/test/integration/presign-expiry.test.ts',
     '<rootDir>/test/integration/operator-*.test.ts',
+    '<rootDir>/test/integration/same-submission-races.test.ts',
     '<rootDir>/test/localstack/**/*.test.ts',
   ],
   setupFiles: [...base.setupFiles, '<rootDir>/test/support/setup-localstack.ts'],

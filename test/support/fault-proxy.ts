@@ -19,6 +19,11 @@ export type FaultKind =
   | '500'
   /** S3's 503 SlowDown (request-rate throttling). */
   | '503'
+  /**
+   * S3's 412 PreconditionFailed, as S3 answers a conditional write (`If-Match`, `If-None-Match: *`) that another
+   * request's write made false: for a race whose other write the store behind (s3rver) does not check.
+   */
+  | '412'
   /** The TCP connection is reset (RST) before the request reaches S3: nothing is written. */
   | 'reset'
   /** The request reaches S3 and takes effect, then the connection is reset before the client sees the answer. */
@@ -45,6 +50,8 @@ export interface S3Request {
   operation: S3Operation;
   /** The object key, decoded; '' for bucket operations. */
   key: string;
+  /** The request's conditional headers, those it sends (a write's `If-None-Match: *` or `If-Match: <etag>`). */
+  conditions?: { 'if-match'?: string; 'if-none-match'?: string };
 }
 
 export interface FaultRule {
@@ -80,7 +87,12 @@ export interface FaultProxy {
   close(): Promise<void>;
 }
 
-const ERROR_XML: Record<'500' | '503', { status: number; code: string; message: string }> = {
+const ERROR_XML: Record<'412' | '500' | '503', { status: number; code: string; message: string }> = {
+  '412': {
+    status: 412,
+    code: 'PreconditionFailed',
+    message: 'At least one of the pre-conditions you specified did not hold',
+  },
   '500': { status: 500, code: 'InternalError', message: 'We encountered an internal error. Please try again.' },
   '503': { status: 503, code: 'SlowDown', message: 'Please reduce your request rate.' },
 };
@@ -101,6 +113,15 @@ export function classify(method: string, rawUrl: string): S3Request {
     operation = q.has('uploads') ? 'CreateMultipartUpload' : 'CompleteMultipartUpload';
   else if (onObject && method === 'DELETE') operation = q.has('uploadId') ? 'AbortMultipartUpload' : 'DeleteObject';
   return { operation, key };
+}
+
+function conditionsOf(req: IncomingMessage): S3Request['conditions'] {
+  const conditions: NonNullable<S3Request['conditions']> = {};
+  for (const name of ['if-match', 'if-none-match'] as const) {
+    const value = req.headers[name];
+    if (typeof value === 'string') conditions[name] = value;
+  }
+  return Object.keys(conditions).length > 0 ? conditions : undefined;
 }
 
 export async function startFaultProxy(target: string): Promise<FaultProxy> {
@@ -143,6 +164,8 @@ export async function startFaultProxy(target: string): Promise<FaultProxy> {
 
   const server: Server = createServer((req: IncomingMessage, res: ServerResponse) => {
     const request = classify(req.method ?? 'GET', req.url ?? '/');
+    const conditions = conditionsOf(req);
+    if (conditions) request.conditions = conditions;
     stats.requests[request.operation] = (stats.requests[request.operation] ?? 0) + 1;
     stats.log.push(request);
     if (gate) gate(request).then(() => handle(req, res, request));
@@ -154,7 +177,7 @@ export async function startFaultProxy(target: string): Promise<FaultProxy> {
     const reset = (): void => {
       req.socket.resetAndDestroy();
     };
-    if (fault === '500' || fault === '503') {
+    if (fault === '412' || fault === '500' || fault === '503') {
       const { status, code, message } = ERROR_XML[fault];
       const body = `<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>${code}</Code><Message>${message}</Message><RequestId>FAULT</RequestId></Error>`;
       req.resume();
