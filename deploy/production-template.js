@@ -14,11 +14,18 @@
  * - With apiAccessLogs=true, the stage writes JSON access logs to ApiAccessLogGroup (serverless.yml). The stage is
  *   the Deployment's (osls makes a new Deployment on every deploy), so its StageDescription carries the setting.
  * - A Lambda throttles alarm over every function of the stack; with alarmTopicArn, every alarm notifies that topic.
+ * - The default bucket name ends in the account id and the region: the placeholder deploy/bucket-name.js leaves in
+ *   it becomes `${AWS::AccountId}-${AWS::Region}` wherever the name appears (Fn::Sub).
+ * - A bucket waits for the EventInvokeConfig of every function it notifies: the invoke config (checked by Lambda
+ *   against the function's role, which may be seconds old) then exists before the bucket, so a failure there leaves
+ *   no bucket behind, and no S3 event reaches the function before its retry and failure settings do.
+ * - Numbers where CloudFormation wants numbers: `--param` values arrive as strings (cfn-lint E3012 in strict mode).
  * - The skips of deploy/template-checks.yml, written into the resources' Metadata for cfn-lint and checkov.
  */
 const { readFileSync } = require('node:fs');
 const { join } = require('node:path');
 const { parse } = require('yaml');
+const { ACCOUNT_REGION_PLACEHOLDER } = require('./bucket-name');
 
 class ProductionTemplate {
   constructor(serverless) {
@@ -45,6 +52,9 @@ class ProductionTemplate {
 
   finish() {
     const template = this.serverless.service.provider.compiledCloudFormationTemplate;
+    accountRegionalBucketName(template, this.serverless.service.custom?.bucket, ACCOUNT_REGION_PLACEHOLDER);
+    bucketsWaitForInvokeConfigs(template);
+    numbersWhereNumbersGo(template);
     dropUnusedDefaultRole(template);
     dropRedundantDependsOn(template);
     gatewayResponsesInFirstDeployment(template);
@@ -58,6 +68,95 @@ class ProductionTemplate {
 
 function resourcesOfType(template, type) {
   return Object.entries(template.Resources).filter(([, resource]) => resource.Type === type);
+}
+
+/**
+ * Every occurrence of the default bucket name (ARNs in roles and policies, the permission's SourceArn, the functions'
+ * BUCKET) gets the account id and region from CloudFormation: the string becomes an Fn::Sub (any other `${` in it
+ * escaped as `${!`), or, inside an Fn::Sub already, is rewritten in place.
+ */
+function accountRegionalBucketName(template, bucket, placeholder) {
+  if (typeof bucket !== 'string' || !placeholder || !bucket.endsWith(`-${placeholder}`)) return;
+  const named = bucket.replace(placeholder, `\${AWS::AccountId}-\${AWS::Region}`); // Fn::Sub's syntax
+  const rewrite = (node) => {
+    if (typeof node === 'string') {
+      return node.includes(bucket) ? { 'Fn::Sub': node.replaceAll('${', '${!').replaceAll(bucket, named) } : node;
+    }
+    if (Array.isArray(node)) return node.map(rewrite);
+    if (!node || typeof node !== 'object') return node;
+    if (node['Fn::Sub'] !== undefined) {
+      const sub = node['Fn::Sub'];
+      if (typeof sub === 'string') return { 'Fn::Sub': sub.replaceAll(bucket, named) };
+      return { 'Fn::Sub': [sub[0].replaceAll(bucket, named), rewrite(sub[1])] };
+    }
+    return Object.fromEntries(Object.entries(node).map(([key, value]) => [key, rewrite(value)]));
+  };
+  for (const resource of Object.values(template.Resources)) {
+    if (resource.Properties) resource.Properties = rewrite(resource.Properties);
+  }
+  for (const output of Object.values(template.Outputs ?? {})) output.Value = rewrite(output.Value);
+  const leftover = JSON.stringify({ Resources: template.Resources, Outputs: template.Outputs }).includes(placeholder);
+  if (leftover) throw new Error(`the bucket name placeholder "${placeholder}" is left in the template`);
+}
+
+function bucketsWaitForInvokeConfigs(template) {
+  const configs = resourcesOfType(template, 'AWS::Lambda::EventInvokeConfig');
+  for (const [, bucket] of resourcesOfType(template, 'AWS::S3::Bucket')) {
+    const targets = (bucket.Properties.NotificationConfiguration?.LambdaConfigurations ?? []).map(
+      (configuration) => configuration.Function?.['Fn::GetAtt']?.[0],
+    );
+    const waitFor = configs
+      .filter(([, config]) => targets.includes(config.Properties.FunctionName?.Ref))
+      .map(([id]) => id);
+    if (waitFor.length === 0) continue;
+    const dependsOn = [].concat(bucket.DependsOn ?? []);
+    bucket.DependsOn = [...dependsOn, ...waitFor.filter((id) => !dependsOn.includes(id))];
+  }
+}
+
+/**
+ * The properties of this template that CloudFormation types as integers, converted from the strings `--param`
+ * values arrive as (also inside Fn::If). Anything that is not a whole number stops packaging, naming the property.
+ */
+const INTEGER_PROPERTIES = {
+  'AWS::S3::Bucket': [
+    'LifecycleConfiguration.Rules.*.ExpirationInDays',
+    'LifecycleConfiguration.Rules.*.NoncurrentVersionExpiration.NoncurrentDays',
+    'LifecycleConfiguration.Rules.*.AbortIncompleteMultipartUpload.DaysAfterInitiation',
+  ],
+  'AWS::Logs::LogGroup': ['RetentionInDays'],
+  'AWS::Lambda::Function': ['MemorySize', 'Timeout', 'ReservedConcurrentExecutions'],
+  'AWS::Lambda::EventInvokeConfig': ['MaximumRetryAttempts', 'MaximumEventAgeInSeconds'],
+  'AWS::SQS::Queue': ['MessageRetentionPeriod'],
+};
+
+function numbersWhereNumbersGo(template) {
+  const integer = (value, where) => {
+    if (typeof value === 'number' && Number.isInteger(value)) return value;
+    if (typeof value === 'string' && /^\d+$/.test(value.trim())) return Number(value);
+    const branches = value?.['Fn::If'];
+    if (Array.isArray(branches) && branches.length === 3) {
+      return { 'Fn::If': [branches[0], integer(branches[1], where), integer(branches[2], where)] };
+    }
+    if (value?.Ref === 'AWS::NoValue') return value;
+    throw new Error(`${where} must be a whole number, not ${JSON.stringify(value)} (check the --param values)`);
+  };
+  const convert = (holder, path, where) => {
+    if (!holder || typeof holder !== 'object') return;
+    const [head, ...rest] = path;
+    const keys = head === '*' ? Object.keys(holder) : [head];
+    for (const key of keys) {
+      if (holder[key] === undefined) continue;
+      const at = head === '*' ? `${where}[${key}]` : `${where}.${key}`;
+      if (rest.length === 0) holder[key] = integer(holder[key], at);
+      else convert(holder[key], rest, at);
+    }
+  };
+  for (const [type, paths] of Object.entries(INTEGER_PROPERTIES)) {
+    for (const [id, resource] of resourcesOfType(template, type)) {
+      for (const path of paths) convert(resource.Properties, path.split('.'), id);
+    }
+  }
 }
 
 function dropUnusedDefaultRole(template) {

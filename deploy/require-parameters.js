@@ -1,7 +1,9 @@
 /**
  * A local Serverless plugin: refuses to package or deploy without the parameters that keep the fileserver private
  * and closed. Without them the API would accept calls from no VPC endpoint, or every handler would fail at cold
- * start for want of credentials; an open fileserver must never be deployed by accident.
+ * start for want of credentials; an open fileserver must never be deployed by accident. It also refuses the values
+ * that would only fail later: an archiver reservation that stops every build, or that the account's quota may not
+ * allow (docs/deploy.md, "Parameters"). deploy/bucket-name.js refuses a bucket name S3 cannot take.
  */
 class RequireParameters {
   constructor(serverless) {
@@ -34,9 +36,26 @@ class RequireParameters {
           'through which the ReCodEx API and workers reach this private API.',
       );
     }
+    problems.push(...this.reservedConcurrencyProblems());
     if (problems.length > 0) {
       throw new this.serverless.classes.Error(`Refusing to package the fileserver:\n- ${problems.join('\n- ')}`);
     }
+  }
+
+  /**
+   * Lambda keeps 100 of the account's concurrency unreserved, so a reservation of N needs a quota of at least N + 100;
+   * a new account's quota can be lower than that, and then any reservation fails the deploy (docs/deploy.md). 0 would
+   * throttle every build.
+   */
+  reservedConcurrencyProblems() {
+    const value = this.serverless.service.functions?.archiver?.reservedConcurrency;
+    if (value === undefined || value === null || value === '') return [];
+    if (/^[1-9]\d*$/.test(String(value))) return [];
+    return [
+      `archiverReservedConcurrency must be a whole number of at least 1, not ${JSON.stringify(value)} (0 would stop ` +
+        "every archive build). Leave it out to share the account's pool; a reservation of N needs an account " +
+        'concurrency quota of at least N + 100 (docs/deploy.md, "Parameters").',
+    ];
   }
 }
 

@@ -2,7 +2,7 @@
  * `npm run check:template`: the static checks of the generated CloudFormation template (docs/deploy.md, "What CI
  * proves"). Packages a copy of the service twice, with the default parameters and with every optional feature on
  * (alarm topic, bucket versioning, the archiver's reserved concurrency, access logs, two VPC endpoints), and runs
- * cfn-lint and checkov on both templates. Any finding fails: the accepted ones are skipped, each with its reason, in
+ * cfn-lint (with strict types: numbers must be numbers) and checkov on both templates. Any finding fails: the accepted ones are skipped, each with its reason, in
  * deploy/template-checks.yml, which the template carries as resource Metadata.
  */
 import { execFile } from 'node:child_process';
@@ -50,7 +50,17 @@ async function main(): Promise<void> {
   try {
     for (const { name, result } of packaged) {
       if (result.code !== 0) throw new Error(`osls package (${name}) failed:\n${result.output}`);
-      const lint = await tool(bin, ['cfn-lint', '--non-zero-exit-code', 'informational', result.templatePath]);
+      // Strict E3012: a string where CloudFormation types a number is an error, not something to convert silently
+      // (`--param` values arrive as strings; deploy/production-template.js converts them).
+      // (The template comes first: --configure-rule takes every argument after it.)
+      const lint = await tool(bin, [
+        'cfn-lint',
+        result.templatePath,
+        '--non-zero-exit-code',
+        'informational',
+        '--configure-rule',
+        'E3012:strict=true',
+      ]);
       // --skip-download: checkov would otherwise fetch guideline links from Prisma Cloud (no network in CI needed).
       const scan = await tool(bin, [
         'checkov',

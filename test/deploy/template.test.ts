@@ -6,6 +6,7 @@ import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { type CfnResource, type CfnTemplate, type Packaged, packageService } from '../../scripts/package-service';
 import { readZip } from '../support/zip';
+import { destinationsTheRoleCannotReach, privateApiPolicyProblems, s3TargetsWithoutPermission } from './aws-refusals';
 
 const VPCE = 'vpce-0a1b2c3d4e5f67890';
 const PARAMETER = '/recodex/test/credentials';
@@ -20,7 +21,16 @@ const OPTIONS = {
   bucketVersioning: 'true',
   archiverReservedConcurrency: '3',
   apiAccessLogs: 'true',
+  // Numbers arrive from --param as strings: the template must carry them as numbers.
+  archiveExpirationDays: '7',
+  submissionRetentionDays: '365',
+  resultRetentionDays: '180',
+  noncurrentVersionDays: '10',
+  logRetentionDays: '14',
 };
+/** The account and region the tests resolve the template's expressions for. */
+const ACCOUNT = { 'AWS::Partition': 'aws', 'AWS::AccountId': '123456789012', 'AWS::Region': 'eu-west-1' };
+const DEFAULT_BUCKET = 'recodex-fileserver-dev-files-123456789012-eu-west-1';
 
 type Json = Record<string, unknown>;
 type Resource = CfnResource;
@@ -174,11 +184,11 @@ describe("the archiver's trigger", () => {
   // S3 checks, when it creates the bucket, that it may invoke each notification's function: a permission naming
   // another bucket makes the first deploy roll back.
   it.each([
-    ['the default bucket name', () => packaged, 'recodex-fileserver-dev-files'],
+    ['the default bucket name', () => packaged, DEFAULT_BUCKET],
     ['a custom bucketName', () => custom, CUSTOM_BUCKET],
   ])('lets S3 invoke the archiver from the bucket it creates, with %s', (_, run, bucket) => {
     const { Resources } = run().template as CfnTemplate;
-    expect(Resources.S3BucketFiles?.Properties.BucketName).toBe(bucket);
+    expect(resolveString(Resources.S3BucketFiles?.Properties.BucketName, ACCOUNT)).toBe(bucket);
     const permissions = Object.values(Resources).filter(
       (r) => r.Type === 'AWS::Lambda::Permission' && r.Properties.Principal === 's3.amazonaws.com',
     );
@@ -186,7 +196,7 @@ describe("the archiver's trigger", () => {
     const permission = (permissions[0] as Resource).Properties;
     expect(permission.FunctionName).toEqual({ 'Fn::GetAtt': ['ArchiverLambdaFunction', 'Arn'] });
     expect(permission.SourceAccount).toEqual({ Ref: 'AWS::AccountId' });
-    expect(resolveString(permission.SourceArn, { 'AWS::Partition': 'aws' })).toBe(`arn:aws:s3:::${bucket}`);
+    expect(resolveString(permission.SourceArn, ACCOUNT)).toBe(`arn:aws:s3:::${bucket}`);
     // The bucket waits for the permission, so the notification's check finds it.
     expect(([] as string[]).concat(Resources.S3BucketFiles?.DependsOn ?? [])).toContain(
       Object.entries(Resources).find(([, r]) => r.Properties === permission)?.[0],
@@ -224,7 +234,7 @@ describe('the functions', () => {
         expect(actions).not.toContain('s3:*');
         for (const arn of ([] as unknown[]).concat(statement.Resource)) {
           expect(arn).not.toBe('*');
-          expect(String(arn)).toMatch(/^arn:aws:s3:::recodex-fileserver-dev-files(\/[a-z_]+\/\*)?$/);
+          expect(resolveString(arn, ACCOUNT)).toMatch(new RegExp(`^arn:aws:s3:::${DEFAULT_BUCKET}(/[a-z_]+/\\*)?$`));
         }
       }
     }
@@ -272,8 +282,8 @@ describe('the functions', () => {
     for (const [action, prefixes] of Object.entries(expected)) {
       const granted = statementsOf(role)
         .filter((s) => ([] as string[]).concat(s.Action as string | string[]).includes(action))
-        .flatMap((s) => ([] as string[]).concat(s.Resource as string | string[]))
-        .map((arn) => arn.replace('arn:aws:s3:::recodex-fileserver-dev-files/', ''));
+        .flatMap((s) => ([] as unknown[]).concat(s.Resource))
+        .map((arn) => resolveString(arn, ACCOUNT).replace(`arn:aws:s3:::${DEFAULT_BUCKET}/`, ''));
       expect(granted.sort()).toEqual([...prefixes].sort());
     }
   });
@@ -281,7 +291,7 @@ describe('the functions', () => {
   it('read the credentials from the SSM parameter named at deploy time, and keep no secret in the template', () => {
     for (const [name, fn] of functions()) {
       const env = (fn.Properties.Environment as { Variables: Json }).Variables;
-      expect(env.BUCKET).toBe('recodex-fileserver-dev-files');
+      expect(resolveString(env.BUCKET, ACCOUNT)).toBe(DEFAULT_BUCKET);
       if (name !== 'ArchiverLambdaFunction') expect(env.CREDENTIALS_PARAMETER).toBe(PARAMETER);
       expect(env).not.toHaveProperty('FILESERVER_PASSWORD');
       expect(env).not.toHaveProperty('FILESERVER_USERNAME');
@@ -316,7 +326,184 @@ describe('deploying', () => {
       await Promise.all([refused.close(), noCredentials.close()]);
     }
   }, 120_000);
+
+  // CloudFormation would fail these halfway through the first deploy; packaging says what to do instead.
+  it('refuses a bucket name over 63 characters: a long stage in the default name, or bucketName', async () => {
+    const params = { vpcEndpointIds: VPCE, credentialsParameter: PARAMETER };
+    const stage = 'integration-test-of-the-week';
+    const [longStage, longName] = await Promise.all([
+      packageService(params, ['--stage', stage]),
+      packageService({ ...params, bucketName: `recodex-${'x'.repeat(60)}` }),
+    ]);
+    try {
+      expect(longStage.code).not.toBe(0);
+      // 19 + 28 + 7 + 12 + 1 + 9 characters: recodex-fileserver-<stage>-files-<account id>-eu-west-1
+      expect(longStage.output).toContain(
+        `the default bucket name recodex-fileserver-${stage}-files-<account id>-eu-west-1 would be 76 characters`,
+      );
+      expect(longStage.output).toContain('--param="bucketName=');
+      expect(longName.code).not.toBe(0);
+      expect(longName.output).toContain('bucketName must be 3 to 63 characters long, not 68');
+    } finally {
+      await Promise.all([longStage.close(), longName.close()]);
+    }
+  }, 120_000);
+
+  it('refuses an archiver reservation of 0, and says what quota a reservation needs', async () => {
+    const zero = await packageService({
+      vpcEndpointIds: VPCE,
+      credentialsParameter: PARAMETER,
+      archiverReservedConcurrency: '0',
+    });
+    try {
+      expect(zero.code).not.toBe(0);
+      expect(zero.output).toContain('archiverReservedConcurrency must be a whole number of at least 1, not 0');
+      expect(zero.output).toContain('quota of at least N + 100');
+    } finally {
+      await zero.close();
+    }
+  }, 120_000);
 });
+
+// The risks of a first deploy into a new account (docs/deploy.md, "What a first deploy risks").
+describe('the first deploy', () => {
+  it('names the default bucket after the account and region, since bucket names are global; bucketName overrides it', () => {
+    const bucket = resource('S3BucketFiles').Properties.BucketName;
+    expect(bucket).toEqual({ 'Fn::Sub': `recodex-fileserver-dev-files-\${AWS::AccountId}-\${AWS::Region}` });
+    const other = { ...ACCOUNT, 'AWS::AccountId': '210987654321', 'AWS::Region': 'us-east-1' };
+    expect(resolveString(bucket, other)).toBe('recodex-fileserver-dev-files-210987654321-us-east-1');
+    // Everything that names the bucket names the same one: no placeholder or account-less name is left.
+    expect(templateText).not.toContain('account-id-region'); // deploy/bucket-name.js's placeholder
+    expect(templateText).not.toMatch(/recodex-fileserver-dev-files(?!-\$\{AWS::AccountId\}-\$\{AWS::Region\})/);
+    expect(customResources().S3BucketFiles?.Properties.BucketName).toBe(CUSTOM_BUCKET);
+    expect(JSON.stringify(custom.template)).not.toContain('recodex-fileserver-dev-files');
+  });
+
+  it('lets a failed first deploy remove the bucket it created, so that the retry does not find the name taken', () => {
+    expect(resource('S3BucketFiles').DeletionPolicy).toBe('RetainExceptOnCreate');
+    expect(resource('S3BucketFiles').UpdateReplacePolicy).toBe('Retain');
+  });
+
+  it("creates the bucket only after the archiver's invoke config, with its failure destination, exists", () => {
+    for (const t of [template, custom.template as CfnTemplate]) {
+      const dependsOn = ([] as string[]).concat(t.Resources.S3BucketFiles?.DependsOn ?? []);
+      expect(dependsOn).toEqual(
+        expect.arrayContaining(['ArchiverEventInvokeConfig', 'ArchiverLambdaPermissionFilesS3']),
+      );
+    }
+  });
+
+  it('writes numbers where CloudFormation types numbers, also from --param values (which arrive as strings)', () => {
+    for (const t of [template, custom.template as CfnTemplate]) {
+      const found = integerProperties(t);
+      expect(found.length).toBeGreaterThan(20);
+      for (const [where, value] of found) expect([where, typeof value]).toEqual([where, 'number']);
+    }
+    const bucket = customResources().S3BucketFiles as Resource;
+    const rules = (bucket.Properties.LifecycleConfiguration as { Rules: Json[] }).Rules;
+    const rule = (id: string): Json | undefined => rules.find((r) => r.Id === id);
+    expect(rule('expire-archives')?.ExpirationInDays).toBe(7);
+    expect(rule('expire-submissions')?.ExpirationInDays).toEqual({ 'Fn::If': ['ExpireSubmissions', 365, 1] });
+    expect(rule('expire-results')?.ExpirationInDays).toEqual({ 'Fn::If': ['ExpireResults', 180, 1] });
+    expect(rule('expire-noncurrent-versions')?.NoncurrentVersionExpiration).toEqual({ NoncurrentDays: 10 });
+    expect(customResources().ArchiverLogGroup?.Properties.RetentionInDays).toBe(14);
+  });
+});
+
+describe('what AWS refuses at deploy time and the emulated deploy accepts', () => {
+  const mutated = (change: (t: CfnTemplate) => void): CfnTemplate => {
+    const copy = structuredClone(template);
+    change(copy);
+    return copy;
+  };
+  const archiverS3Permission = 'ArchiverLambdaPermissionFilesS3';
+
+  it('every S3 notification target may be invoked by S3 from this bucket and this account', () => {
+    expect(s3TargetsWithoutPermission(template)).toEqual([]);
+    expect(s3TargetsWithoutPermission(custom.template as CfnTemplate)).toEqual([]);
+    const withoutPermission = mutated((t) => {
+      delete t.Resources[archiverS3Permission];
+      t.Resources.S3BucketFiles = { ...(t.Resources.S3BucketFiles as Resource), DependsOn: [] };
+    });
+    expect(s3TargetsWithoutPermission(withoutPermission)).toEqual([
+      'S3BucketFiles notifies ArchiverLambdaFunction, and no permission lets s3.amazonaws.com invoke it',
+    ]);
+    const withoutAccount = mutated((t) => delete t.Resources[archiverS3Permission]?.Properties.SourceAccount);
+    expect(s3TargetsWithoutPermission(withoutAccount)).toEqual([expect.stringContaining('(SourceAccount)')]);
+    const otherBucket = mutated((t) => {
+      (t.Resources[archiverS3Permission] as Resource).Properties.SourceArn = 'arn:aws:s3:::files';
+    });
+    expect(s3TargetsWithoutPermission(otherBucket)).toEqual([expect.stringContaining('names this bucket')]);
+    const notWaiting = mutated((t) => {
+      (t.Resources.S3BucketFiles as Resource).DependsOn = ['ArchiverEventInvokeConfig'];
+    });
+    expect(s3TargetsWithoutPermission(notWaiting)).toEqual([expect.stringContaining('does not wait')]);
+  });
+
+  it("the archiver's role may send to its on-failure destination", async () => {
+    expect(await destinationsTheRoleCannotReach(template)).toEqual([]);
+    const withoutSend = mutated((t) => {
+      for (const policy of (t.Resources.ArchiverIamRoleLambdaExecution as Resource).Properties.Policies as {
+        PolicyDocument: { Statement: Json[] };
+      }[]) {
+        policy.PolicyDocument.Statement = policy.PolicyDocument.Statement.filter(
+          (s) => !JSON.stringify(s.Action).includes('sqs:SendMessage'),
+        );
+      }
+    });
+    expect(await destinationsTheRoleCannotReach(withoutSend)).toEqual([
+      expect.stringContaining('ArchiverEventInvokeConfig: ArchiverIamRoleLambdaExecution may not sqs:SendMessage'),
+    ]);
+  });
+
+  it('the private API has a resource policy that admits exactly the given VPC endpoints', () => {
+    expect(privateApiPolicyProblems(template, [VPCE])).toEqual([]);
+    expect(privateApiPolicyProblems(custom.template as CfnTemplate, [VPCE, SECOND_VPCE])).toEqual([]);
+    const api = (t: CfnTemplate): Json => (t.Resources.ApiGatewayRestApi as Resource).Properties;
+    const withoutPolicy = mutated((t) => delete api(t).Policy);
+    expect(privateApiPolicyProblems(withoutPolicy, [VPCE])).toEqual([
+      'ApiGatewayRestApi is PRIVATE and has no resource policy that allows execute-api:Invoke',
+    ]);
+    const openPolicy = mutated((t) => {
+      for (const statement of (api(t).Policy as { Statement: Json[] }).Statement) delete statement.Condition;
+    });
+    expect(privateApiPolicyProblems(openPolicy, [VPCE])).toEqual([expect.stringContaining('for any caller')]);
+    expect(privateApiPolicyProblems(template, [SECOND_VPCE])).toEqual([
+      expect.stringContaining(`not ${SECOND_VPCE}`),
+      expect.stringContaining(`allows ["execute-api:Invoke"] for ${VPCE}, not only through ${SECOND_VPCE}`),
+    ]);
+  });
+});
+
+/** Every value of a property CloudFormation types as an integer, with where it is (Fn::If branches apart). */
+function integerProperties(t: CfnTemplate): [string, unknown][] {
+  const found: [string, unknown][] = [];
+  const add = (where: string, value: unknown): void => {
+    const branches = (value as { 'Fn::If'?: unknown[] })?.['Fn::If'];
+    if (Array.isArray(branches)) {
+      for (const [i, branch] of branches.slice(1).entries()) add(`${where}.if${i}`, branch);
+    } else if (value !== undefined) found.push([where, value]);
+  };
+  for (const [id, r] of Object.entries(t.Resources)) {
+    const p = r.Properties;
+    if (r.Type === 'AWS::S3::Bucket') {
+      const rules = ((p.LifecycleConfiguration as { Rules?: Json[] } | undefined)?.Rules ?? []) as Json[];
+      for (const rule of rules) {
+        add(`${id}.${rule.Id}.ExpirationInDays`, rule.ExpirationInDays);
+        add(`${id}.${rule.Id}.NoncurrentDays`, (rule.NoncurrentVersionExpiration as Json | undefined)?.NoncurrentDays);
+        add(
+          `${id}.${rule.Id}.DaysAfterInitiation`,
+          (rule.AbortIncompleteMultipartUpload as Json | undefined)?.DaysAfterInitiation,
+        );
+      }
+    }
+    if (r.Type === 'AWS::Logs::LogGroup') add(`${id}.RetentionInDays`, p.RetentionInDays);
+    if (r.Type === 'AWS::Lambda::Function') {
+      for (const name of ['MemorySize', 'Timeout', 'ReservedConcurrentExecutions']) add(`${id}.${name}`, p[name]);
+    }
+  }
+  return found;
+}
 
 function statementsOf(role: Resource): Json[] {
   const policies = role.Properties.Policies as { PolicyDocument: { Statement: Json[] } }[];
@@ -333,10 +520,16 @@ function resourcePath(id: unknown): string {
   return `${parent === '/' ? '' : parent}/${node.Properties.PathPart as string}`;
 }
 
-/** A string-valued template expression (literals, Fn::Join, Ref of a pseudo parameter) with the given values. */
+/**
+ * A string-valued template expression (literals, Fn::Join, Fn::Sub without a map, Ref of a pseudo parameter) with
+ * the given values.
+ */
 function resolveString(value: unknown, refs: Record<string, string>): string {
   if (typeof value === 'string') return value;
-  const node = value as { 'Fn::Join'?: [string, unknown[]]; Ref?: string };
+  const node = value as { 'Fn::Join'?: [string, unknown[]]; 'Fn::Sub'?: unknown; Ref?: string };
+  if (typeof node['Fn::Sub'] === 'string') {
+    return node['Fn::Sub'].replace(/\$\{([^}!]+)\}/g, (_, name: string) => resolveString({ Ref: name }, refs));
+  }
   if (node.Ref !== undefined) {
     const resolved = refs[node.Ref];
     if (resolved === undefined) throw new Error(`no value for Ref ${node.Ref}`);
@@ -423,7 +616,8 @@ describe('the production template', () => {
 
   it('keeps the bucket when the stack is removed or the bucket replaced, and versions it only when asked', () => {
     for (const bucket of [resource('S3BucketFiles'), customResources().S3BucketFiles as Resource]) {
-      expect(bucket.DeletionPolicy).toBe('Retain');
+      // Retained, except by a rollback of the very operation that created it (below, "the first deploy").
+      expect(bucket.DeletionPolicy).toBe('RetainExceptOnCreate');
       expect(bucket.UpdateReplacePolicy).toBe('Retain');
       expect(bucket.Properties.VersioningConfiguration).toEqual({
         'Fn::If': ['VersionBucket', { Status: 'Enabled' }, { Ref: 'AWS::NoValue' }],
