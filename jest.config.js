@@ -64,9 +64,11 @@ module.exports = {
         '/node_modules/',
         // `npm start` itself runs on the folder store, in the project above.
         '<rootDir>/test/integration/cli.test.ts',
-        // So do the README's blocks and the signals sent to npm start, which run `npm start` as a user does.
+        // So do the README's blocks, the signals sent to npm start and the operator's smoke test against it, which
+        // run `npm start` as a user does.
         '<rootDir>/test/integration/readme.test.ts',
         '<rootDir>/test/integration/npm-start-signals.test.ts',
+        '<rootDir>/test/integration/smoke.test.ts',
         // s3rver rewrites an object in place, so an archive GET racing a rebuild can read a cut zip ("End of
         // central directory record signature not found" under load). This suite runs on the folder store above and,
         // for the S3 store, against LocalStack (jest.localstack.config.js), where writes are atomic as in AWS.

@@ -4,8 +4,13 @@ LocalStack 4.14's default gateway server (twisted) opens IPv4 listeners without 
 whatever GATEWAY_LISTEN says (localstack/runtime/server/twisted.py: "TODO: interface = host?"). The host runner only
 ever listens on 127.0.0.1, so that becomes the default interface of every IPv4 listener. (GATEWAY_SERVER=hypercorn
 binds the address, but leaves a client that is still sending a body LocalStack has refused hanging.)
+
+With lambda among the services (SERVICES), it also applies lambda_without_runtime.py, in this same process, before
+LocalStack starts: functions are created without Docker.
 """
+import os
 import runpy
+import sys
 
 from twisted.internet import endpoints
 
@@ -17,4 +22,10 @@ def _loopback_init(self, reactor, port, backlog=50, interface="127.0.0.1"):
 
 
 endpoints.TCP4ServerEndpoint.__init__ = _loopback_init
+
+if "lambda" in os.environ.get("SERVICES", "").split(","):
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    import lambda_without_runtime
+
+    lambda_without_runtime.apply()
 runpy.run_module("localstack.runtime.main", run_name="__main__", alter_sys=True)

@@ -4,7 +4,8 @@
 #   npm run localstack:host -- start | stop | status | run <command…>
 #
 # `start` creates .venv-localstack (ignored by git) with a pinned localstack-core (any Python 3.12+), starts its S3,
-# SSM and SQS (SQS for the S3 notifications of `npm run test:deployed`) on 127.0.0.1:4566 (loopback only), waits until
+# SSM and SQS on 127.0.0.1:4566 (loopback only) or the services LOCALSTACK_SERVICES names (`npm run test:deployed`
+# adds what `osls deploy` needs: CloudFormation, Lambda without Docker, API Gateway, IAM, …), waits until
 # the health endpoint reports S3 ready, and creates the bucket and the credentials parameter of `npm start` and
 # `--stage local` (scripts/localstack-ready.ts). `stop` stops it by its own pid. `run`
 # starts it, runs the command against it, and stops it whatever the command's outcome (exit code preserved).
@@ -13,6 +14,11 @@ cd "$(dirname "$0")/.."
 
 LOCALSTACK_VERSION=4.14.0 # the last release that starts without LOCALSTACK_AUTH_TOKEN
 PORT="${LOCALSTACK_PORT:-4566}"
+SERVICES="${LOCALSTACK_SERVICES:-s3,ssm,sqs}"
+# LOCALSTACK_SERVICES=deploy: what `osls deploy` of this stack needs (`npm run test:deployed`): CloudFormation, and
+# every service its template and osls's own flow touch (STS for the account, Logs for the log groups, CloudWatch
+# for the alarms, SQS for the failure queue, SSM for the credentials).
+if [ "$SERVICES" = deploy ]; then SERVICES=cloudformation,s3,lambda,apigateway,iam,sts,logs,cloudwatch,sqs,ssm; fi
 VENV=.venv-localstack
 STATE=.localstack
 PIDFILE="$STATE/localstack.pid"
@@ -81,9 +87,10 @@ start() {
   fi
   install
   mkdir -p "$STATE"
-  say "starting on 127.0.0.1:$PORT (log: $LOG)"
-  # localstack/loopback.py: LocalStack's gateway ignores GATEWAY_LISTEN's host for IPv4 and listens on 0.0.0.0.
-  SERVICES=s3,ssm,sqs GATEWAY_LISTEN="127.0.0.1:$PORT" LOCALSTACK_HOST="127.0.0.1:$PORT" DNS_DISABLED=1 \
+  say "starting $SERVICES on 127.0.0.1:$PORT (log: $LOG)"
+  # localstack/loopback.py: LocalStack's gateway ignores GATEWAY_LISTEN's host for IPv4 and listens on 0.0.0.0; with
+  # lambda among the services it also creates functions without Docker (localstack/lambda_without_runtime.py).
+  SERVICES="$SERVICES" GATEWAY_LISTEN="127.0.0.1:$PORT" LOCALSTACK_HOST="127.0.0.1:$PORT" DNS_DISABLED=1 \
     SKIP_SSL_CERT_DOWNLOAD=1 DISABLE_EVENTS=1 S3_SKIP_SIGNATURE_VALIDATION=0 \
     nohup "$VENV/bin/python" localstack/loopback.py >"$LOG" 2>&1 &
   echo $! >"$PIDFILE"

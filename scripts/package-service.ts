@@ -51,11 +51,17 @@ export function offlineEnv(extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
   return { ...env, SLS_TELEMETRY_DISABLED: '1', ...extra };
 }
 
-/** Packages a copy of the service with `--param=name=value` for each entry of `params`. */
-export async function packageService(params: Record<string, string>, extraArgs: string[] = []): Promise<Packaged> {
+/** A copy of the service in a temporary folder, with the checkout's node_modules linked in. */
+export async function copyService(): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), 'fileserver-service-'));
   await Promise.all(SERVICE_FILES.map((name) => cp(join(root, name), join(dir, name), { recursive: true })));
   await symlink(join(root, 'node_modules'), join(dir, 'node_modules'), 'dir');
+  return dir;
+}
+
+/** Packages a copy of the service with `--param=name=value` for each entry of `params`. */
+export async function packageService(params: Record<string, string>, extraArgs: string[] = []): Promise<Packaged> {
+  const dir = await copyService();
   const out = join(dir, 'packaged');
   const args = ['package', '--package', out, ...Object.entries(params).map(([k, v]) => `--param=${k}=${v}`)];
   let code = 0;

@@ -1,25 +1,37 @@
 /**
  * `npm run test:deployed`: the "as deployed" tier (docs/deploy.md, "What CI proves"). Run inside
- * `scripts/localstack-host.sh run` (LocalStack's S3, SSM and SQS on 127.0.0.1:$LOCALSTACK_PORT).
+ * `scripts/localstack-host.sh run` with the services a deploy needs (LocalStack on 127.0.0.1:$LOCALSTACK_PORT, its
+ * Lambda creating functions without Docker: localstack/lambda_without_runtime.py).
  *
- * 1. Packages a copy of the service with osls and unzips every function's package.
- * 2. Runs each under the Lambda Runtime Interface Emulator with the Node runtime interface client on Node 22
- *    (scripts/deployed-tools.sh), with the handler, environment, memory and timeout of the generated template.
- * 3. Puts a gateway stand-in in front (the template's API resources, methods and gateway responses), wires the
- *    archiver to the bucket's NotificationConfiguration, stores the credentials as an SSM SecureString.
- * 4. Runs test/integration/protocol.test.ts unchanged and test/deployed/*.test.ts through it.
- * 5. Checks every AWS call each function made against its role (iam-check.ts), and each function's peak memory
+ * 1. Stores the credentials as docs/deploy.md, step 3, says, and deploys as step 5 says: `osls deploy`, the guide's
+ *    command word for word, against LocalStack's CloudFormation (osls-deploy.ts). The stack must complete with no
+ *    failed event.
+ * 2. Reads the resources back from each service and compares them with the template (read-back.ts).
+ * 3. Runs each deployed function, as Lambda holds it (its code, handler, environment, memory and timeout), under the
+ *    Lambda Runtime Interface Emulator with the Node runtime interface client on Node 22 (scripts/deployed-tools.sh).
+ * 4. Puts a gateway stand-in in front (the template's API resources, methods and gateway responses), and delivers
+ *    the bucket's notifications, as CloudFormation configured them, to the archiver (s3-notifications.ts), with the
+ *    failure queue CloudFormation created.
+ * 5. Runs test/integration/protocol.test.ts unchanged, test/deployed/*.test.ts and the operator's smoke test
+ *    (`npm run smoke`) through it.
+ * 6. Checks every AWS call each function made against its role (iam-check.ts), and each function's peak memory
  *    against its MemorySize. Any failure, a denied call, an unexplained unused grant or a missing tool fails the tier.
  */
 import { execFile, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { createWriteStream, mkdirSync, readFileSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer, request, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { promisify } from 'node:util';
-import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
+import { APIGatewayClient } from '@aws-sdk/client-api-gateway';
+import { CloudFormationClient } from '@aws-sdk/client-cloudformation';
+import { IAMClient } from '@aws-sdk/client-iam';
+import { GetFunctionCommand, LambdaClient } from '@aws-sdk/client-lambda';
+import { S3Client } from '@aws-sdk/client-s3';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { PutParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
@@ -27,18 +39,25 @@ import { openPromise } from 'yauzl';
 import type { LambdaHttpHandler } from '../../lib/http/handler';
 import { routeOf } from '../../lib/local/routes';
 import { createLocalServer } from '../../lib/local/server';
-import { type Packaged, packageService } from '../../scripts/package-service';
+import {
+  destinationsTheRoleCannotReach,
+  privateApiPolicyProblems,
+  s3TargetsWithoutPermission,
+} from '../deploy/aws-refusals';
 import { type AwsCall, type Recorder, startRecorder } from './aws-recorder';
+import { deployedFunctions } from './deployed-functions';
 import { checkCalls } from './iam-check';
 import { type EmulatorOptions, LambdaEmulator, type Tools } from './lambda-emulator';
+import { type Deployment, guideDeployCommand, isComplete, oslsDeploy, stackOutcome } from './osls-deploy';
+import { NOT_APPLIED, readBack } from './read-back';
 import { type NotificationBridge, startNotificationBridge } from './s3-notifications';
 import { DeployedTemplate } from './template';
 
 const root = join(__dirname, '../..');
-const ACCOUNT = { region: 'eu-west-1', accountId: '123456789012', partition: 'aws', stage: 'dev' };
-const PARAMS = { vpcEndpointIds: 'vpce-0123456789abcdef0', credentialsParameter: '/recodex/deployed-tier/credentials' };
 const LOCALSTACK_PORT = Number(process.env.LOCALSTACK_PORT ?? 4566);
 const LOCALSTACK = `http://127.0.0.1:${LOCALSTACK_PORT}`;
+/** LocalStack's documented test keys: not secrets. */
+const TEST_KEYS = { accessKeyId: 'test', secretAccessKey: 'test' };
 
 function say(message: string): void {
   console.log(`test:deployed: ${message}`);
@@ -173,61 +192,102 @@ async function main(): Promise<number> {
   const found = await tools();
   say(`tools: ${found.rie}, ${found.node22}, ${found.ric}`);
 
-  let packaged: Packaged | undefined;
+  const command = await guideDeployCommand();
+  const region = command.region;
+  const client = { endpoint: LOCALSTACK, region, credentials: TEST_KEYS };
+  const s3 = new S3Client({ ...client, forcePathStyle: true });
+  const ssm = new SSMClient(client);
+  const sqs = new SQSClient(client);
+  const cloudFormation = new CloudFormationClient(client);
+  const lambda = new LambdaClient(client);
+  const apiGateway = new APIGatewayClient(client);
+  const iam = new IAMClient(client);
+  let deployment: Deployment | undefined;
+  let work: string | undefined;
   const emulators = new Map<string, LambdaEmulator>();
   const recorders: Recorder[] = [];
   let gateway: Server | undefined;
-  let client: Server | undefined;
+  let proxy: Server | undefined;
   let bridge: NotificationBridge | undefined;
   let control: Server | undefined;
-  const s3 = new S3Client({
-    endpoint: LOCALSTACK,
-    forcePathStyle: true,
-    region: ACCOUNT.region,
-    credentials: { accessKeyId: 'test', secretAccessKey: 'test' },
-  });
-  const ssm = new SSMClient({ endpoint: LOCALSTACK, region: ACCOUNT.region, credentials: s3.config.credentials });
-  const sqs = new SQSClient({ endpoint: LOCALSTACK, region: ACCOUNT.region, credentials: s3.config.credentials });
   const calls: AwsCall[] = [];
   const functionClients: SQSClient[] = [];
   try {
-    packaged = await packageService(PARAMS);
-    if (!packaged.template) throw new Error(`osls package failed:\n${packaged.output}`);
-    say(`packaged in ${((Date.now() - started) / 1000).toFixed(1)} s`);
-    const template = new DeployedTemplate(packaged.template, ACCOUNT);
-    const functions = template.functions();
-    const logDir = join(packaged.dir, 'logs');
-    mkdirSync(logDir, { recursive: true });
-
-    // Storage and credentials as deployed: the template's bucket, the SecureString the functions are told to read.
-    const bucket = template.resolveString(template.resource(template.bucketLogicalId()).Properties.BucketName);
-    await s3
-      .send(new CreateBucketCommand({ Bucket: bucket, CreateBucketConfiguration: { LocationConstraint: 'eu-west-1' } }))
-      .catch((err: { name?: string }) => {
-        if (err.name !== 'BucketAlreadyOwnedByYou') throw err;
-      });
+    // docs/deploy.md, step 3: the credentials, a SecureString named by the guide's credentialsParameter.
+    const parameter = command.params.credentialsParameter;
+    if (!parameter) throw new Error("the guide's deploy command passes no credentialsParameter");
     const credentials = `re:${randomBytes(12).toString('base64url')}`;
-    const parameter = functions[0]?.environment.CREDENTIALS_PARAMETER;
-    if (!parameter) throw new Error('the template gives the functions no CREDENTIALS_PARAMETER');
     await ssm.send(
       new PutParameterCommand({ Name: parameter, Type: 'SecureString', Value: credentials, Overwrite: true }),
     );
 
+    // docs/deploy.md, step 5: the guide's `npx osls deploy`, into LocalStack's CloudFormation.
+    say(`osls ${command.args.join(' ')} (AWS_ENDPOINT_URL=${LOCALSTACK})`);
+    deployment = await oslsDeploy(command, LOCALSTACK);
+    if (deployment.code !== 0 || !deployment.template) {
+      throw new Error(`osls deploy failed after ${deployment.seconds.toFixed(1)} s:\n${deployment.output}`);
+    }
+    const stackName = `recodex-fileserver-${command.stage}`;
+    const stack = await stackOutcome(cloudFormation, stackName);
+    say(
+      `osls deploy took ${deployment.seconds.toFixed(1)} s: stack ${stackName} ${stack.status}, ` +
+        `${stack.resources.size} resources, ${stack.events.length} events, ${stack.failed.length} failed`,
+    );
+    if (!isComplete(stack)) {
+      for (const e of stack.failed) say(`  ${e.LogicalResourceId} ${e.ResourceStatus}: ${e.ResourceStatusReason}`);
+      throw new Error(`the stack did not complete cleanly (${stack.status}, ${stack.failed.length} failed events)`);
+    }
+
+    // The resources as each service holds them, against the template (resolved for LocalStack's account).
+    const archiverArn = stack.resources.get('ArchiverLambdaFunction')?.PhysicalResourceId ?? '';
+    const accountId = (
+      await lambda.send(new GetFunctionCommand({ FunctionName: archiverArn }))
+    ).Configuration?.FunctionArn?.split(':')[4];
+    if (!accountId) throw new Error("cannot tell LocalStack's account id from the deployed archiver");
+    const account = { region, accountId, partition: 'aws', stage: command.stage };
+    const template = new DeployedTemplate(deployment.template, account);
+    const compared = await readBack(template, stack, { s3, lambda, apiGateway, sqs, iam }, deployment.dir);
+    console.log('\nread back from LocalStack, against the template:');
+    for (const row of compared) {
+      console.log(`  ${row.ok ? 'same' : 'DIFFERS'}  ${row.resource}: ${row.property}`);
+      if (!row.ok) {
+        console.log(`    template: ${JSON.stringify(row.expected)}\n    deployed: ${JSON.stringify(row.actual)}`);
+        failures.push(`${row.resource} ${row.property} is not what the template says`);
+      }
+    }
+    console.log(`  ${compared.filter((r) => r.ok).length} of ${compared.length} the same`);
+    console.log(`  not compared, since LocalStack does not apply them: ${NOT_APPLIED.join('; ')}`);
+    // What AWS refuses and LocalStack accepts, on the template that was deployed (test/deploy/aws-refusals.ts).
+    const refusals = [
+      ...s3TargetsWithoutPermission(deployment.template),
+      ...(await destinationsTheRoleCannotReach(deployment.template)),
+      // The endpoints the guide's command gives, not the template's own list.
+      ...privateApiPolicyProblems(deployment.template, (command.params.vpcEndpointIds ?? '').split(',')),
+    ];
+    console.log(`  what AWS would refuse and LocalStack accepts: ${refusals.length === 0 ? 'nothing' : refusals}`);
+    for (const refusal of refusals) failures.push(`AWS would refuse this deploy: ${refusal}`);
+
+    // The functions as Lambda holds them, each under the emulator.
+    work = await mkdtemp(join(tmpdir(), 'fileserver-deployed-'));
+    const logDir = join(work, 'logs');
+    mkdirSync(logDir, { recursive: true });
+    const deployed = await deployedFunctions(template, lambda, work);
+    const functions = deployed.map((d) => d.spec);
     // One access key per function: the recorder tells the functions' calls apart by it.
     const keys = new Map(
       functions.map((spec, index) => [`TIER${String(index).padStart(4, '0')}${spec.logicalId}`, spec.logicalId]),
     );
-    const recorder = await startRecorder(keys, { host: '127.0.0.1', port: LOCALSTACK_PORT, ...ACCOUNT }, calls);
+    const recorder = await startRecorder(keys, { host: '127.0.0.1', port: LOCALSTACK_PORT, ...account }, calls);
     recorders.push(recorder);
     for (const [accessKeyId, logicalId] of keys) {
-      const spec = functions.find((f) => f.logicalId === logicalId) as (typeof functions)[number];
-      const taskRoot = join(packaged.dir, 'tasks', spec.logicalId);
-      await unzip(join(packaged.out, spec.zip), taskRoot);
+      const { spec, zipPath } = deployed.find((d) => d.spec.logicalId === logicalId) as (typeof deployed)[number];
+      const taskRoot = join(work, 'tasks', spec.logicalId);
+      await unzip(zipPath, taskRoot);
       const emulator = new LambdaEmulator({
         spec,
         tools: found,
         taskRoot,
-        region: ACCOUNT.region,
+        region,
         accessKeyId,
         endpointUrl: recorder.endpoint,
         invokePort: await freePort(),
@@ -242,7 +302,7 @@ async function main(): Promise<number> {
     if (!status) throw new Error('the template has no StatusLambdaFunction');
     const initFailure = await badSettingFailsInit(status, join(logDir, 'StatusLambdaFunction-bad-setting.log'));
     if (initFailure) failures.push(initFailure);
-    else say('a bad setting fails the init of the packaged function, naming it');
+    else say('a bad setting fails the init of the deployed function, naming it');
 
     // The gateway stand-in, from the template's routes and gateway responses.
     const handlers: Record<string, LambdaHttpHandler> = {};
@@ -259,19 +319,33 @@ async function main(): Promise<number> {
     // response (every path) says payload-too-large; docs/deploy.md lists the difference.
     const unknownRoute = template.gatewayResponse('MISSING_AUTHENTICATION_TOKEN');
     if (!unknownRoute) throw new Error('the template has no MISSING_AUTHENTICATION_TOKEN gateway response');
-    gateway = createLocalServer({ routes, handlers, stage: ACCOUNT.stage, unknownRoute });
+    gateway = createLocalServer({ routes, handlers, stage: command.stage, unknownRoute });
     await new Promise<void>((done) => gateway?.listen(0, '127.0.0.1', done));
-    client = await clientProxy(url(gateway), credentials);
+    proxy = await clientProxy(url(gateway), credentials);
     const keyOf = new Map([...keys].map(([key, id]) => [id, key]));
-    bridge = await startNotificationBridge(template, s3, sqs, bucket, emulators, (id) => {
-      const client = new SQSClient({
-        endpoint: recorder.endpoint,
-        region: ACCOUNT.region,
-        credentials: { accessKeyId: keyOf.get(id) as string, secretAccessKey: 'test' },
-      });
-      functionClients.push(client);
-      return client;
-    });
+    // The bucket and its notification configuration as CloudFormation created them (the FilesBucketName output).
+    const bucket = stack.outputs.FilesBucketName;
+    if (!bucket) throw new Error('the stack has no FilesBucketName output');
+    bridge = await startNotificationBridge(
+      s3,
+      sqs,
+      bucket,
+      deployed.map((d) => ({
+        logicalId: d.spec.logicalId,
+        arn: d.arn,
+        emulator: emulators.get(d.spec.logicalId) as LambdaEmulator,
+        asyncInvoke: d.asyncInvoke,
+      })),
+      (id) => {
+        const signer = new SQSClient({
+          endpoint: recorder.endpoint,
+          region,
+          credentials: { accessKeyId: keyOf.get(id) as string, secretAccessKey: 'test' },
+        });
+        functionClients.push(signer);
+        return signer;
+      },
+    );
     // For the tests: GET /idle answers once no S3 notification is queued or being handled (TestStack.notificationsIdle).
     const notifications = bridge;
     control = createServer((req, res) => {
@@ -291,7 +365,7 @@ async function main(): Promise<number> {
       HOME: process.env.HOME,
       NODE_OPTIONS: '--openssl-legacy-provider',
       AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
-      DEPLOYED_API_URL: url(client),
+      DEPLOYED_API_URL: url(proxy),
       DEPLOYED_GATEWAY_URL: url(gateway),
       DEPLOYED_BUCKET: bucket,
       // The tests see S3 where the functions do (the presigned URLs name it); their own calls pass unrecorded.
@@ -301,9 +375,15 @@ async function main(): Promise<number> {
       DEPLOYED_CONTROL_URL: url(control),
       AWS_ACCESS_KEY_ID: 'test',
       AWS_SECRET_ACCESS_KEY: 'test',
-      AWS_REGION: ACCOUNT.region,
+      AWS_REGION: region,
     });
     if (code !== 0) failures.push(`jest exited ${code}`);
+
+    // The operator's smoke test (docs/deploy.md, step 7), as an operator runs it, against the gateway.
+    const [username, password] = credentials.split(':') as [string, string];
+    const smoke = await runSmoke(url(gateway), username, password);
+    console.log(`\nnpm run smoke -- --url ${url(gateway)}\n${smoke.output}`);
+    if (smoke.code !== 0) failures.push(`npm run smoke exited ${smoke.code}`);
     await bridge.idle();
 
     // Memory: Lambda stops a function that exceeds its MemorySize; the emulator does not, so the peak is checked.
@@ -339,16 +419,18 @@ async function main(): Promise<number> {
   } finally {
     await closeServer(control);
     await bridge?.close();
-    await closeServer(client);
+    await closeServer(proxy);
     await closeServer(gateway);
     await Promise.all([...emulators.values()].map((e) => e.stop()));
     await Promise.all(recorders.map((r) => r.close()));
-    s3.destroy();
-    ssm.destroy();
-    sqs.destroy();
-    for (const client of functionClients) client.destroy();
-    if (packaged && failures.length === 0) await packaged.close();
-    else if (packaged) say(`kept ${packaged.dir} (function logs under logs/)`);
+    for (const c of [s3, ssm, sqs, cloudFormation, lambda, apiGateway, iam, ...functionClients]) c.destroy();
+    if (failures.length === 0) {
+      await deployment?.close();
+      if (work) await rm(work, { recursive: true, force: true });
+    } else {
+      if (deployment) say(`kept ${deployment.dir} (what osls deployed, under .serverless/)`);
+      if (work) say(`kept ${work} (function logs under logs/)`);
+    }
   }
   const seconds = ((Date.now() - started) / 1000).toFixed(1);
   if (failures.length > 0) {
@@ -357,6 +439,30 @@ async function main(): Promise<number> {
   }
   console.log(`\ntest:deployed passed in ${seconds} s`);
   return 0;
+}
+
+/** `npm run smoke -- --url <url>` with the credentials in the environment, as docs/deploy.md, step 7, runs it. */
+async function runSmoke(target: string, username: string, password: string): Promise<{ code: number; output: string }> {
+  try {
+    const { stdout, stderr } = await promisify(execFile)(
+      join(root, 'node_modules/.bin/tsx'),
+      [join(root, 'lib/operator/smoke/cli.ts'), '--url', target],
+      {
+        cwd: root,
+        env: {
+          PATH: process.env.PATH,
+          HOME: process.env.HOME,
+          FILESERVER_USERNAME: username,
+          FILESERVER_PASSWORD: password,
+        },
+        timeout: 600_000,
+      },
+    );
+    return { code: 0, output: stdout + stderr };
+  } catch (err) {
+    const e = err as { code?: number; stdout?: string; stderr?: string; message?: string };
+    return { code: typeof e.code === 'number' ? e.code : 1, output: `${e.stdout ?? ''}${e.stderr ?? e.message ?? ''}` };
+  }
 }
 
 main().then(
