@@ -77,7 +77,7 @@ export async function runSmoke(options: SmokeOptions): Promise<SmokeReport> {
   ) => request(`${base}${path}`, { ...init, authorization, timeoutMs, peer: 'fileserver' });
   const storage = (url: string, init: { method?: string; body?: Buffer; headers?: Record<string, string> } = {}) =>
     request(url, { ...init, timeoutMs, peer: 'storage' });
-  const expect = (answer: Answer, status: number, peer: Peer = 'fileserver'): Answer => {
+  const expectStatus = (answer: Answer, status: number, peer: Peer = 'fileserver'): Answer => {
     if (answer.status !== status) throw unexpected(answer, String(status), peer);
     return answer;
   };
@@ -120,7 +120,7 @@ export async function runSmoke(options: SmokeOptions): Promise<SmokeReport> {
   let redirect = '';
 
   await check('status', [], async () => {
-    const answer = expect(await call('/'), 200);
+    const answer = expectStatus(await call('/'), 200);
     const status = answer.json() as { version?: string; storage?: { bucket?: string; reachable?: boolean } };
     if (status.storage?.reachable !== true) {
       throw new SmokeFailure(
@@ -139,14 +139,14 @@ export async function runSmoke(options: SmokeOptions): Promise<SmokeReport> {
         'the fileserver is open to anyone who reaches it: it must be given credentials (credentialsParameter)',
       );
     }
-    expect(answer, 401);
+    expectStatus(answer, 401);
     return '401 without credentials';
   });
 
   await check('submission upload', ['status'], async () => {
     const form = new FormData();
     for (const [path, content] of Object.entries(files)) form.append(path, new Blob([content]), path.split('/').pop());
-    const answer = expect(await call(`/submissions/${id}`, { method: 'POST', body: form }), 200);
+    const answer = expectStatus(await call(`/submissions/${id}`, { method: 'POST', body: form }), 200);
     const paths = answer.json() as { archive_path?: string; result_path?: string };
     if (paths.archive_path !== `/submission_archives/${id}.zip` || paths.result_path !== `/results/${id}.zip`) {
       throw new SmokeFailure(`unexpected paths ${answer.body.toString('utf8')}`, 'see docs/protocol.md §2');
@@ -167,7 +167,7 @@ export async function runSmoke(options: SmokeOptions): Promise<SmokeReport> {
         waited++;
         continue;
       }
-      expect(answer, 200);
+      expectStatus(answer, 200);
       const entries = await zipEntries(answer.body);
       const layout = archiveLayout(id, entries, files);
       return `${entries.size} entries as sent, layout ${layout}${waited > 0 ? `, after ${waited} × 503 archive-pending` : ''}`;
@@ -178,7 +178,7 @@ export async function runSmoke(options: SmokeOptions): Promise<SmokeReport> {
   await check('exercise file upload', ['status'], async () => {
     const form = new FormData();
     form.append('smoke.in', new Blob([exercise]), 'smoke.in');
-    const answer = expect(await call('/exercises', { method: 'POST', body: form }), 200);
+    const answer = expectStatus(await call('/exercises', { method: 'POST', body: form }), 200);
     const stored = (answer.json() as { files?: Record<string, string> }).files?.['smoke.in'];
     if (stored !== exercisePath) {
       throw new SmokeFailure(`stored as ${stored}, not ${exercisePath}`, 'see docs/protocol.md §4');
@@ -187,23 +187,23 @@ export async function runSmoke(options: SmokeOptions): Promise<SmokeReport> {
   });
 
   await check('exercise file download', ['exercise file upload'], async () => {
-    sameBytes(expect(await call(exercisePath), 200).body, exercise);
+    sameBytes(expectStatus(await call(exercisePath), 200).body, exercise);
     return `${exercise.length} bytes as sent`;
   });
 
   await check('result upload', ['status'], async () => {
     // As the worker sends it: a raw body, no Content-Type (docs/protocol.md §1.1).
-    expect(await call(`/results/${id}.zip`, { method: 'PUT', body: result }), 200);
+    expectStatus(await call(`/results/${id}.zip`, { method: 'PUT', body: result }), 200);
     return `${result.length} bytes`;
   });
 
   await check('result download', ['result upload'], async () => {
-    sameBytes(expect(await call(`/results/${id}.zip`), 200).body, result);
+    sameBytes(expectStatus(await call(`/results/${id}.zip`), 200).body, result);
     return `${result.length} bytes as sent`;
   });
 
   await check('large result upload', ['status'], async () => {
-    const granted = expect(
+    const granted = expectStatus(
       await call(`/uploads/results/${largeName}`, {
         method: 'POST',
         body: Buffer.from(JSON.stringify({ size: large.length })),
@@ -276,15 +276,10 @@ async function zipEntries(zip: Buffer): Promise<Map<string, Buffer>> {
 
 /** `prefixed` (entries under `<id>/`) or `flat` (docs/protocol.md §3), if the entries are exactly the files sent. */
 function archiveLayout(id: string, entries: Map<string, Buffer>, files: Record<string, Buffer>): string {
-  for (const [layout, prefix] of [
-    ['prefixed', `${id}/`],
-    ['flat', ''],
-  ] as const) {
-    const names = Object.keys(files).map((path) => `${prefix}${path}`);
-    if (
-      entries.size === names.length &&
-      names.every((name, i) => entries.get(name)?.equals(files[Object.keys(files)[i] as string] as Buffer))
-    ) {
+  const layouts = { prefixed: `${id}/`, flat: '' };
+  for (const [layout, prefix] of Object.entries(layouts)) {
+    const sent = Object.entries(files);
+    if (entries.size === sent.length && sent.every(([path, bytes]) => entries.get(`${prefix}${path}`)?.equals(bytes))) {
       return layout;
     }
   }
