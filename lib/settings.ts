@@ -143,6 +143,17 @@ export const CONFIG_SETTINGS = {
     meaning: `the most files one submission holds over all its uploads; at most ${MAX_SUBMISSION_FILES}`,
   }),
   /**
+   * docs/protocol.md §8.4: whether new uploads are refused two paths that are one file on a case-insensitive or
+   * normalising file system (`Main.java` and `main.java`). Off by default: ReCodEx workers unpack on Linux, where
+   * such names are distinct, and the old fileserver stored them; an installation whose workers unpack on NTFS or APFS
+   * sets it. `migrate` never applies it: it protects new uploads, not what the old fileserver stored.
+   */
+  refuseFoldedCollisions: trueOrFalse(
+    'REFUSE_FOLDED_COLLISIONS',
+    false,
+    '`true` refuses new uploads two paths that are one file on a case-insensitive or normalising file system (`Main.java` and `main.java`), for workers that unpack on NTFS or APFS; ReCodEx workers on Linux keep both ([docs/protocol.md](docs/protocol.md#84-paths-that-collide-where-the-worker-unpacks-them))',
+  ),
+  /**
    * The largest submission (total bytes of its files) that GET of its archive builds on demand, within API Gateway's
    * 29 s; a larger one is left to the archiver and answered 503 `archive-pending` with `Retry-After` until it is
    * built. 128 MiB builds in well under 29 s even at the 10 MB/s the local benchmark shows.
@@ -264,6 +275,23 @@ function oneOf<T extends string>(name: string, allowed: readonly T[], fallback: 
         throw new Error(`${name} must be one of ${allowed.join(', ')}; it is ${JSON.stringify(value)}.`);
       }
       return value as T;
+    },
+  };
+}
+
+/** `true` or `false`, nothing else: a typo (`ture`, `1`) is named at start rather than read as either. */
+function trueOrFalse(name: string, fallback: boolean, meaning: string): ConfigSetting<boolean> {
+  return {
+    names: [name],
+    default: fallback,
+    meaning,
+    read: (env) => {
+      const value = given(env, name);
+      if (value === undefined) return fallback;
+      if (value !== 'true' && value !== 'false') {
+        throw new Error(`${name} must be true or false; it is ${JSON.stringify(value)}.`);
+      }
+      return value === 'true';
     },
   };
 }

@@ -36,6 +36,8 @@ const ID_PATTERN = /^[A-Za-z0-9._-]{1,128}$/;
  */
 export const MAX_PATH_BYTES = 800;
 
+const LONE_SURROGATE = /[\uD800-\uDFFF]/u;
+
 const SHA1_PATTERN = /^[0-9a-fA-F]{40}$/;
 
 /** Checks an id against docs/protocol.md §1 and returns it; `what` names it in the error ("submission id", …). */
@@ -59,13 +61,18 @@ export function validateSubmissionPath(path: string): string {
     throw new BadRequestError('invalid-path', `The file path ${JSON.stringify(truncate(path))} ${why}.`);
   };
   if (path.length === 0) reject('is empty: every file part needs its relative path as its field name');
+  // A lone UTF-16 surrogate (a JSON name such as "\ud800.c") has no UTF-8 form: as a key it would become U+FFFD, a
+  // name the client never sent. (With the `u` flag a surrogate pair is one code point, so only a lone one matches.)
+  if (LONE_SURROGATE.test(path)) reject('is not valid UTF-8: it holds a lone UTF-16 surrogate; send names in UTF-8');
   if (Buffer.byteLength(path, 'utf8') > MAX_PATH_BYTES) reject(`is longer than ${MAX_PATH_BYTES} bytes`);
   // Control characters (C0, DEL and C1; NUL included) cannot be stored faithfully in zip entries or on every file
   // system, and are never part of a real source file's name.
   // biome-ignore lint/suspicious/noControlCharactersInRegex: matching control characters is the point of this check.
   if (/[\u0000-\u001f\u007f-\u009f]/.test(path)) reject('contains a control character');
   if (path.includes('\\')) reject("contains a backslash; separate folders with '/'");
-  if (path.startsWith('/') || /^[A-Za-z]:/.test(path)) reject("is absolute; give it relative to the submission's root");
+  // Only a leading '/' makes a path absolute where a ReCodEx worker unpacks it (Linux). `a:b.txt` and `C:/x` are
+  // relative names there, which the old fileserver stored; a colon is an ordinary character.
+  if (path.startsWith('/')) reject("is absolute; give it relative to the submission's root");
   for (const segment of path.split('/')) {
     if (segment === '') reject("has an empty segment (a leading, trailing or doubled '/')");
     if (segment === '.' || segment === '..') reject(`contains a '${segment}' segment`);

@@ -29,55 +29,80 @@ export function makeManifest(id: string, files: readonly ManifestFile[]): Manife
 }
 
 /**
+ * Which paths a submission may not hold side by side (docs/protocol.md §8.4). A path that is both a file and the folder
+ * of another can be unpacked on no file system, so that pair is always refused. Two paths that are one file only on a
+ * case-insensitive or normalising file system (`Main.java` and `main.java`) are distinct on the Linux workers of
+ * ReCodEx, and the old fileserver stored both; they are refused only where `folded` is set: by new uploads on an
+ * installation that sets REFUSE_FOLDED_COLLISIONS, because its workers unpack on such a file system.
+ */
+export interface CollisionRules {
+  /** Compare paths as `foldedPath` gives them, not as they are spelt. */
+  folded: boolean;
+}
+
+/** The rules of a copy that must store what the old fileserver stored (`migrate`): only real clashes. */
+export const EXACT_COLLISIONS: CollisionRules = { folded: false };
+
+/**
  * The files of a submission after a (re-)POST: the new files replace stored ones with the same path, others are
  * kept (docs/protocol.md §3: "rebuilt when the id's files change"). Paths that the worker could not unpack side by side
  * are refused (`rejectCollisions`).
  */
-export function mergeFiles(existing: readonly ManifestFile[], added: readonly ManifestFile[]): ManifestFile[] {
+export function mergeFiles(
+  existing: readonly ManifestFile[],
+  added: readonly ManifestFile[],
+  rules: CollisionRules,
+): ManifestFile[] {
   const byPath = new Map<string, ManifestFile>();
   for (const file of existing) byPath.set(file.path, file);
   for (const file of added) byPath.set(file.path, file);
   const stored = new Set(existing.map((file) => file.path));
-  rejectCollisions([...byPath.keys()], new Set(added.map((file) => file.path).filter((path) => !stored.has(path))));
+  rejectCollisions(
+    [...byPath.keys()],
+    new Set(added.map((file) => file.path).filter((path) => !stored.has(path))),
+    rules,
+  );
   return [...byPath.values()].sort((a, b) => compareStrings(a.path, b.path));
 }
 
 /**
  * A path as a case-insensitive or normalising file system sees it (NTFS and APFS by default, and macOS's HFS+, which
  * also stores names decomposed): Unicode NFC, case folded with the full mappings. Two paths with one folded form
- * would unpack to one file on such a worker, so a submission holds at most one of them (docs/protocol.md, "Bounds
- * and bad input"). Folding this widely (`ß` is `ss`) may refuse a pair some file system keeps apart; never the reverse.
+ * would unpack to one file on such a worker (docs/protocol.md §8.4). Folding this widely (`ß` is `ss`) may refuse a
+ * pair some file system keeps apart; never the reverse.
  */
 export function foldedPath(path: string): string {
   return path.normalize('NFC').toUpperCase().toLowerCase().normalize('NFC');
 }
 
 /**
- * Throws 400 `path-conflict` if two of `paths` are one file once folded (`A.txt` and `a.txt`, `é` composed and
- * decomposed), or one is also the folder of another (`a` and `a/b`, or `A/b`): neither can be unpacked. Only a
- * clash that involves a path in `added` (the paths new to the submission) is refused: a pair stored before this rule
- * is kept, so that such a submission can still be re-POSTed, its files replaced in their own spelling.
+ * Throws 400 `path-conflict` if one of `paths` is also the folder of another (`a` and `a/b`): no file system can
+ * unpack both. With `rules.folded`, also if two are one file once folded (`A.txt` and `a.txt`, `é` composed and
+ * decomposed), or a path is the folder of another in another case (`A` and `a/b`). Only a clash that involves a path
+ * in `added` (the paths new to the submission) is refused: a pair stored before the rule is kept, so that such a
+ * submission can still be re-POSTed, its files replaced in their own spelling.
  */
-export function rejectCollisions(paths: readonly string[], added: ReadonlySet<string> = new Set(paths)): void {
-  const byFolded = new Map<string, string>();
+export function rejectCollisions(paths: readonly string[], added: ReadonlySet<string>, rules: CollisionRules): void {
+  const compared = rules.folded ? foldedPath : (path: string): string => path;
+  const byCompared = new Map<string, string>();
   const clash = (message: string): never => {
     throw new BadRequestError('path-conflict', message);
   };
   for (const path of paths) {
-    const folded = foldedPath(path);
-    const other = byFolded.get(folded);
+    const key = compared(path);
+    const other = byCompared.get(key);
     if (other !== undefined && (added.has(path) || added.has(other))) {
       clash(
         `${JSON.stringify(other)} and ${JSON.stringify(path)} differ only in case or Unicode normalisation, so they ` +
-          'would be one file where the worker unpacks them; send one of them.',
+          'would be one file where the worker unpacks them (REFUSE_FOLDED_COLLISIONS is set); send one of them.',
       );
     }
-    byFolded.set(folded, path);
+    byCompared.set(key, path);
   }
   for (const path of paths) {
-    const segments = foldedPath(path).split('/');
+    const segments = compared(path).split('/');
     for (let i = 1; i < segments.length; i++) {
-      const folder = byFolded.get(segments.slice(0, i).join('/'));
+      const folder = byCompared.get(segments.slice(0, i).join('/'));
       if (folder !== undefined && (added.has(path) || added.has(folder))) {
         clash(
           `${JSON.stringify(folder)} would be both a file and the folder of ${JSON.stringify(path)} in this submission.`,

@@ -28,6 +28,7 @@ import {
   validateSubmissionPath,
 } from './keys';
 import {
+  type CollisionRules,
   type Manifest,
   type ManifestFile,
   makeManifest,
@@ -66,6 +67,7 @@ export async function storeSubmission(
     id,
     previous?.manifest.files ?? [],
     parts.map((part) => ({ path: part.field, size: part.data.length, etag: '' })),
+    uploadRules(),
   );
 
   // No write ever lands on a file that a manifest lists, so a request that fails, or races another one for the same
@@ -105,7 +107,7 @@ export async function storeSubmission(
   const [files] = await Promise.allSettled([writes, archive?.written]);
   if (files.status === 'rejected') throw files.reason;
   const stored = files.value;
-  return commitManifest(id, previous, stored, async (manifest) => {
+  return commitManifest(id, previous, stored, uploadRules(), async (manifest) => {
     // The manifest is the one the archive was built for, unless another request changed the submission meanwhile
     // (or the store answered other ETags): then the archive is built again, for this manifest, before it is written.
     if (archive?.digest === manifestDigest(manifest)) return;
@@ -135,7 +137,9 @@ async function archiveAlongside(
   const files = planned.map(
     ({ part, key }): ManifestFile => ({ path: part.field, size: part.data.length, etag: '', ...(key ? { key } : {}) }),
   );
-  if (!buildsArchive(previous, makeManifest(id, mergeFiles(previous?.manifest.files ?? [], files)), files)) {
+  if (
+    !buildsArchive(previous, makeManifest(id, mergeFiles(previous?.manifest.files ?? [], files, uploadRules())), files)
+  ) {
     return undefined;
   }
   // Every file of the submission is one of the request's, so the manifest lists exactly these, with their ETags.
@@ -212,17 +216,27 @@ function logArchiveFailure(id: string, err: unknown): void {
 }
 
 /**
+ * The collision rules of a new upload (a POST, a grant, a completion): every real clash, and with
+ * REFUSE_FOLDED_COLLISIONS also the paths that are one file on a case-insensitive or normalising file system
+ * (docs/protocol.md §8.4). `migrate` does not take them: it stores what the old fileserver stored.
+ */
+export function uploadRules(): CollisionRules {
+  return { folded: config().refuseFoldedCollisions };
+}
+
+/**
  * The files of submission `id` once `added` is merged over `existing`, if the result is still a valid submission:
- * no two paths that collide where the worker unpacks them (400 `path-conflict`), and within the submission's bounds
- * (413, lib/fileserver/submission-bounds.ts). Every request that adds files checks this before it writes anything, and
- * `commitManifest` again on every attempt, against the manifest it is about to replace.
+ * no two paths that collide where the worker unpacks them by `rules` (400 `path-conflict`), and within the
+ * submission's bounds (413, lib/fileserver/submission-bounds.ts). Every request that adds files checks this before it
+ * writes anything, and `commitManifest` again on every attempt, against the manifest it is about to replace.
  */
 export function mergeWithinBounds(
   id: string,
   existing: readonly ManifestFile[],
   added: readonly ManifestFile[],
+  rules: CollisionRules,
 ): ManifestFile[] {
-  const merged = mergeFiles(existing, added);
+  const merged = mergeFiles(existing, added, rules);
   checkSubmissionBounds(id, merged);
   return merged;
 }
@@ -254,12 +268,13 @@ export async function commitManifest(
   id: string,
   previous: StoredManifest | undefined,
   stored: readonly ManifestFile[],
+  rules: CollisionRules,
   /** Runs before each attempt to write `manifest` (the POST builds the archive there). */
   beforeWrite?: (manifest: Manifest) => Promise<void>,
 ): Promise<SubmissionAnswer> {
   let current = previous;
   for (let attempt = 1; ; attempt++) {
-    const manifest = makeManifest(id, mergeWithinBounds(id, current?.manifest.files ?? [], stored));
+    const manifest = makeManifest(id, mergeWithinBounds(id, current?.manifest.files ?? [], stored, rules));
     await beforeWrite?.(manifest);
     try {
       await writeManifest(manifest, current);

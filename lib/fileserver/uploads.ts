@@ -39,6 +39,7 @@ import {
   readManifest,
   readStoredManifest,
   type SubmissionAnswer,
+  uploadRules,
 } from './submissions';
 
 /**
@@ -226,7 +227,7 @@ async function completeSubmission(id: string, uploadId: string, files: Map<strin
       `Stored with another size than declared: ${listSome(wrongSize.sort())}. Upload these files again.`,
     );
   }
-  return commitManifest(id, previous, stored);
+  return commitManifest(id, previous, stored, uploadRules());
 }
 
 /**
@@ -267,6 +268,7 @@ function checkMerge(id: string, previous: Manifest | undefined, files: Map<strin
     id,
     previous?.files ?? [],
     [...files].map(([path, size]) => ({ path, size, etag: '' })),
+    uploadRules(),
   );
 }
 

@@ -24,7 +24,7 @@ import {
   validateId,
   validateSubmissionPath,
 } from '../fileserver/keys';
-import type { ManifestFile } from '../fileserver/manifest';
+import { EXACT_COLLISIONS, type ManifestFile } from '../fileserver/manifest';
 import { resultContentType } from '../fileserver/results';
 import { commitManifest, mergeWithinBounds, readStoredManifest } from '../fileserver/submissions';
 import { headObject, PreconditionFailed, putObject, UPLOAD_PART_SIZE, uploadStream } from '../storage/store';
@@ -347,6 +347,7 @@ async function migrateSubmission(item: OldItem, context: Context): Promise<Done>
         id,
         previous?.manifest.files ?? [],
         files.map((f) => ({ path: f.path, size: f.size, etag: '' })),
+        EXACT_COLLISIONS,
       );
     } catch (err) {
       if (err instanceof HttpError && err.statusCode < 500) return refuse(err.code, err.message);
@@ -403,7 +404,7 @@ async function migrateSubmission(item: OldItem, context: Context): Promise<Done>
       report.skip('submission', 'already stored', counted.files, counted.bytes);
       return counted;
     }
-    if (!context.dryRun) await commitManifest(id, previous, stored);
+    if (!context.dryRun) await commitManifest(id, previous, stored, EXACT_COLLISIONS);
     report.count('submission', 'copied', written.files, written.bytes);
     return counted;
   } catch (err) {

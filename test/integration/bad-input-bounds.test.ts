@@ -249,43 +249,53 @@ describe('finding 4: the local server refuses a declared body over the limit bef
   });
 });
 
-describe('finding 5: paths that collide on a case-insensitive or normalising file system are one path', () => {
+describe('finding 5: the names the old fileserver stored are stored (case, normalisation, a drive-like colon)', () => {
   const nfc = '\u00e9.txt';
   const nfd = 'e\u0301.txt';
 
+  // Distinct, relative names where a ReCodEx worker unpacks them (Linux); folded collisions are refused only with
+  // REFUSE_FOLDED_COLLISIONS (test/integration/folded-collisions.test.ts).
   it.each([
-    ['A.txt and a.txt', ['A.txt', 'a.txt']],
+    ['Main.java and main.java', ['Main.java', 'main.java']],
     ['é.txt in NFC and in NFD', [nfc, nfd]],
     ['Dir/x.c and dir/x.c', ['Dir/x.c', 'dir/x.c']],
     ['a file and a folder that differ in case', ['lib', 'LIB/x.c']],
-  ])('one POST with %s is refused (400 path-conflict)', async (_what, paths) => {
-    await refused(400, 'path-conflict', () =>
-      post(
-        '/submissions/clash',
-        paths.map((path) => file(path, 'x')),
-      ),
+    ['a name with a drive-like colon', ['a:b.txt', 'C:/x.c']],
+  ])('one POST with %s is stored, and its archive holds each under its own name', async (_what, paths) => {
+    const id = `names_${Buffer.from(paths.join()).toString('hex').slice(0, 40)}`;
+    const answer = await post(
+      `/submissions/${id}`,
+      paths.map((path, i) => file(path, `content ${i}`)),
     );
-    await refused(400, 'path-conflict', () =>
-      ask('submissions/clash', { files: Object.fromEntries(paths.map((path) => [path, 1])) }),
-    );
+    expect(answer.status).toBe(200);
+    expect((await archiveEntries(id)).sort()).toEqual(paths.map((path) => `${id}/${path}`).sort());
   });
 
-  it('folders that differ in case hold different files: allowed', async () => {
-    expect((await post('/submissions/folders', [file('Dir/x.c', 'x'), file('dir/y.c', 'y')])).status).toBe(200);
-  });
-
-  it('a re-POST, a grant and a completion are checked against the stored files', async () => {
-    const grant = await ask('submissions/stored', { files: { [nfd]: 1 } });
+  it('the large-upload route grants and completes them too', async () => {
+    const paths = ['Main.java', 'main.java', 'a:b.txt'];
+    const grant = await ask('submissions/names_upload', { files: Object.fromEntries(paths.map((path) => [path, 1])) });
     expect(grant.status).toBe(200);
     const { upload_id, files: urls } = grant.json<{ upload_id: string; files: Record<string, UploadGrant> }>();
-    expect((await putToPresignedUrl(urls[nfd] as UploadGrant, Buffer.from('d'))).status).toBe(200);
+    for (const path of paths) {
+      expect((await putToPresignedUrl(urls[path] as UploadGrant, Buffer.from('x'))).status).toBe(200);
+    }
+    const done = await ask('submissions/names_upload/complete', {
+      upload_id,
+      files: Object.fromEntries(paths.map((path) => [path, 1])),
+    });
+    expect(done.status).toBe(200);
+    expect((await archiveEntries('names_upload')).sort()).toEqual(paths.map((path) => `names_upload/${path}`).sort());
+  });
 
-    expect((await post('/submissions/stored', [file('Main.c', 'x'), file(nfc, 'c')])).status).toBe(200);
-    await refused(400, 'path-conflict', () => post('/submissions/stored', [file('main.c', 'y')]));
-    await refused(400, 'path-conflict', () => ask('submissions/stored', { files: { 'MAIN.C': 1 } }));
-    await refused(400, 'path-conflict', () => ask('submissions/stored/complete', { upload_id, files: { [nfd]: 1 } }));
-    // The same spelling replaces, as always.
-    expect((await post('/submissions/stored', [file('Main.c', 'z')])).status).toBe(200);
-    expect((await archiveEntries('stored')).sort()).toEqual(['stored/Main.c', `stored/${nfc}`]);
+  it('a re-POST in another case adds a file; in the same spelling it replaces', async () => {
+    expect((await post('/submissions/respell', [file('Main.c', 'x')])).status).toBe(200);
+    expect((await post('/submissions/respell', [file('main.c', 'y')])).status).toBe(200);
+    expect((await post('/submissions/respell', [file('Main.c', 'z')])).status).toBe(200);
+    expect((await archiveEntries('respell')).sort()).toEqual(['respell/Main.c', 'respell/main.c']);
+  });
+
+  it('a path that is both a file and a folder is refused (400 path-conflict): no file system unpacks both', async () => {
+    await refused(400, 'path-conflict', () => post('/submissions/clash', [file('lib', 'x'), file('lib/x.c', 'y')]));
+    await refused(400, 'path-conflict', () => ask('submissions/clash', { files: { lib: 1, 'lib/x.c': 1 } }));
   });
 });

@@ -182,7 +182,7 @@ describe('zipStream', () => {
   });
 
   it.each<ArchiveLayout>(['prefixed', 'flat'])(
-    'keeps paths that start like a drive or URL scheme exactly in the %s layout',
+    'keeps paths that start like a drive letter or URL scheme exactly in the %s layout',
     async (layout) => {
       const files: Record<string, Buffer> = {
         'abc:def.c': Buffer.from('1'),
@@ -190,6 +190,10 @@ describe('zipStream', () => {
         'x_1:/y.c': Buffer.from('3'),
         'http:': Buffer.from('4'),
         'a-b:c.c': Buffer.from('5'),
+        // A drive letter is an ordinary name on the worker (Linux): kept, like the old fileserver kept it.
+        'a:b.txt': Buffer.from('6'),
+        'C:/x.c': Buffer.from('7'),
+        'c:': Buffer.from('8'),
       };
       const { manifest, open } = inMemory('s1', files);
       const entries = await readZip(await build(manifest, layout, open));

@@ -75,6 +75,12 @@ describe('validateSubmissionPath', () => {
     ['a b/c d.txt'],
     ['x'.repeat(800)],
     ['ž'.repeat(400)],
+    // Relative on the worker (Linux): only a leading '/' makes a path absolute there; the old fileserver stored these.
+    ['a:b.txt'],
+    ['C:/x'],
+    ['c:'],
+    ['http://x/y.c'.replace('//', '/')],
+    ['😀/emoji-\u{1F600}.txt'],
   ])('accepts %j and returns it unchanged', (path) => {
     expect(validateSubmissionPath(path)).toBe(path);
   });
@@ -93,8 +99,7 @@ describe('validateSubmissionPath', () => {
     ['dot dot', '..'],
     ['backslash', 'a\\b'],
     ['backslash parent', '..\\x'],
-    ['Windows drive', 'C:\\x'],
-    ['Windows drive, forward slash', 'C:/x'],
+    ['Windows drive with a backslash', 'C:\\x'],
     ['NUL byte', 'a\0b'],
     ['newline', 'a\nb'],
     ['carriage return', 'a\rb'],
@@ -106,6 +111,9 @@ describe('validateSubmissionPath', () => {
     ['267 three-byte characters (801 bytes, 267 chars)', '€'.repeat(267)],
     ['trailing slash', 'a/'],
     ['only a slash', '/'],
+    ['a lone high surrogate (from a JSON escape)', '\ud800.c'],
+    ['a lone low surrogate', 'a\udc00'],
+    ['surrogates in the wrong order', '\udc00\ud800'],
   ])('rejects %s with 400 invalid-path', (_what, path) => {
     expectBadRequest(() => validateSubmissionPath(path), 'invalid-path');
   });

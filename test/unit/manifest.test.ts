@@ -1,5 +1,6 @@
 import { BadRequestError } from '../../lib/errors';
 import {
+  EXACT_COLLISIONS,
   type ManifestFile,
   makeManifest,
   manifestDigest,
@@ -11,6 +12,7 @@ import { thrownBy } from '../support/thrown';
 
 const f = (path: string, etag = `"${path}"`, size = 1): ManifestFile => ({ path, size, etag });
 const paths = (files: readonly ManifestFile[]): string[] => files.map((file) => file.path);
+const FOLDED = { folded: true };
 
 function expectConflict(fn: () => unknown): void {
   const thrown = thrownBy(fn);
@@ -35,20 +37,37 @@ describe('makeManifest', () => {
 
 describe('mergeFiles', () => {
   it('replaces a stored file with the same path and keeps the others', () => {
-    const merged = mergeFiles([f('a.c', '"old"', 3), f('b.c', '"b"', 4)], [f('a.c', '"new"', 5), f('c.c')]);
+    const merged = mergeFiles(
+      [f('a.c', '"old"', 3), f('b.c', '"b"', 4)],
+      [f('a.c', '"new"', 5), f('c.c')],
+      EXACT_COLLISIONS,
+    );
     expect(merged).toEqual([f('a.c', '"new"', 5), f('b.c', '"b"', 4), f('c.c')]);
   });
 
   it('returns the union sorted by path', () => {
-    expect(paths(mergeFiles([f('z'), f('m/n')], [f('a'), f('m/a')]))).toEqual(['a', 'm/a', 'm/n', 'z']);
+    expect(paths(mergeFiles([f('z'), f('m/n')], [f('a'), f('m/a')], EXACT_COLLISIONS))).toEqual([
+      'a',
+      'm/a',
+      'm/n',
+      'z',
+    ]);
   });
 
   it('accepts a first upload (nothing stored)', () => {
-    expect(paths(mergeFiles([], [f('main.c'), f('job-config.yml')]))).toEqual(['job-config.yml', 'main.c']);
+    expect(paths(mergeFiles([], [f('main.c'), f('job-config.yml')], EXACT_COLLISIONS))).toEqual([
+      'job-config.yml',
+      'main.c',
+    ]);
   });
 
   it('allows paths that only share a prefix, not a folder', () => {
-    expect(paths(mergeFiles([f('a')], [f('ab/c'), f('a.c'), f('a-b')]))).toEqual(['a', 'a-b', 'a.c', 'ab/c']);
+    expect(paths(mergeFiles([f('a')], [f('ab/c'), f('a.c'), f('a-b')], EXACT_COLLISIONS))).toEqual([
+      'a',
+      'a-b',
+      'a.c',
+      'ab/c',
+    ]);
   });
 
   it.each([
@@ -58,8 +77,9 @@ describe('mergeFiles', () => {
     ['stored file, added folder', [f('a')], [f('a/b')]],
     ['stored folder, added file', [f('a/b')], [f('a')]],
     ['stored deep folder, added file', [f('a/b/c.txt')], [f('a')]],
-  ])('refuses a file/folder clash: %s', (_what, existing, added) => {
-    expectConflict(() => mergeFiles(existing, added));
+  ])('refuses a file/folder clash whatever the rules: %s', (_what, existing, added) => {
+    expectConflict(() => mergeFiles(existing, added, EXACT_COLLISIONS));
+    expectConflict(() => mergeFiles(existing, added, FOLDED));
   });
 });
 
@@ -152,28 +172,43 @@ describe('parseManifest', () => {
   });
 });
 
-describe('mergeFiles: paths that would be one file where the worker unpacks them', () => {
-  it.each([
-    ['case', 'A.txt', 'a.txt'],
+describe('mergeFiles: paths that are one file only on a case-insensitive or normalising file system', () => {
+  const pairs = [
+    ['case', 'Main.java', 'main.java'],
     ['NFC and NFD', '\u00e9.txt', 'e\u0301.txt'],
     ['full case folding', 'stra\u00dfe.c', 'STRASSE.C'],
     ['a folder in another case', 'Src/x.c', 'src/x.c'],
     ['a file and a folder in another case', 'lib', 'LIB/x.c'],
-  ])('refuses %s: %j against %j, in one request and against the stored files', (_what, first, second) => {
-    expectConflict(() => mergeFiles([], [f(first), f(second)]));
-    expectConflict(() => mergeFiles([f(first)], [f(second)]));
-    expectConflict(() => mergeFiles([f(second)], [f(first)]));
-  });
+  ];
+
+  // The old fileserver stored these, and a ReCodEx worker unpacks them on Linux, where they are distinct.
+  it.each(pairs)(
+    'keeps both by default (%s: %j and %j), in one request and against the stored files',
+    (_what, first, second) => {
+      expect(paths(mergeFiles([], [f(first), f(second)], EXACT_COLLISIONS))).toEqual([first, second].sort());
+      expect(paths(mergeFiles([f(first)], [f(second)], EXACT_COLLISIONS))).toEqual([first, second].sort());
+      expect(paths(mergeFiles([f(second)], [f(first)], EXACT_COLLISIONS))).toEqual([first, second].sort());
+    },
+  );
+
+  it.each(pairs)(
+    'refuses %s (%j against %j) where the rule is set, in one request and against the stored files',
+    (_what, first, second) => {
+      expectConflict(() => mergeFiles([], [f(first), f(second)], FOLDED));
+      expectConflict(() => mergeFiles([f(first)], [f(second)], FOLDED));
+      expectConflict(() => mergeFiles([f(second)], [f(first)], FOLDED));
+    },
+  );
 
   it('keeps files in folders that differ only in case, and replaces a path given in its own spelling', () => {
-    expect(paths(mergeFiles([f('Dir/x.c')], [f('dir/y.c')]))).toEqual(['Dir/x.c', 'dir/y.c']);
-    expect(mergeFiles([f('Main.c', '"old"')], [f('Main.c', '"new"')])).toEqual([f('Main.c', '"new"')]);
+    expect(paths(mergeFiles([f('Dir/x.c')], [f('dir/y.c')], FOLDED))).toEqual(['Dir/x.c', 'dir/y.c']);
+    expect(mergeFiles([f('Main.c', '"old"')], [f('Main.c', '"new"')], FOLDED)).toEqual([f('Main.c', '"new"')]);
   });
 
   it('leaves a colliding pair stored before the rule alone, so that its submission can still be re-POSTed', () => {
     const stored = [f('A.txt'), f('a.txt')];
-    expect(paths(mergeFiles(stored, [f('b.txt')]))).toEqual(['A.txt', 'a.txt', 'b.txt']);
-    expect(paths(mergeFiles(stored, [f('a.txt', '"new"')]))).toEqual(['A.txt', 'a.txt']);
-    expectConflict(() => mergeFiles(stored, [f('A.TXT')]));
+    expect(paths(mergeFiles(stored, [f('b.txt')], FOLDED))).toEqual(['A.txt', 'a.txt', 'b.txt']);
+    expect(paths(mergeFiles(stored, [f('a.txt', '"new"')], FOLDED))).toEqual(['A.txt', 'a.txt']);
+    expectConflict(() => mergeFiles(stored, [f('A.TXT')], FOLDED));
   });
 });
