@@ -18,6 +18,7 @@ import { BadRequestError, NotFoundError, PayloadTooLargeError } from '../errors'
 import { headObject, listObjects, type PresignedPut, presignPut } from '../storage/store';
 import { mapWithLimit } from '../util/concurrency';
 import { dictionary } from '../util/dictionary';
+import { strictUtf8 } from '../util/utf8';
 import {
   attachmentKey,
   newRevision,
@@ -276,10 +277,18 @@ function grant(put: PresignedPut): UploadGrant {
   return { method: 'PUT', url: put.url, headers: put.headers, expires_at: put.expiresAt.toISOString() };
 }
 
+/** JSON text is UTF-8 (RFC 8259 §8.1); a body that is not is refused, rather than read with its names changed. */
 function parseJsonObject(body: Buffer): Record<string, unknown> {
+  const text = strictUtf8(body);
+  if (text === undefined) {
+    throw new BadRequestError(
+      'bad-json',
+      'The request body is not valid UTF-8, which JSON requires (RFC 8259 §8.1); send file paths in UTF-8.',
+    );
+  }
   let value: unknown;
   try {
-    value = JSON.parse(body.toString('utf8'));
+    value = JSON.parse(text);
   } catch {
     throw new BadRequestError('bad-json', 'The request body must be a JSON object, e.g. {"size": 123456}.');
   }

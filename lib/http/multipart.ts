@@ -6,6 +6,7 @@
 import busboy from 'busboy';
 import { BadRequestError, UnsupportedMediaTypeError } from '../errors';
 import type { FilePart } from '../fileserver/file-parts';
+import { showBytes, strictUtf8 } from '../util/utf8';
 
 /** More file parts than any submission has; a request with more is refused rather than parsed at length. */
 export const MAX_FILE_PARTS = 10_000;
@@ -32,8 +33,10 @@ export function parseFileParts(contentType: string | undefined, body: Buffer): P
         // (a longer one is a parse error, 400), so names reach the path check whole. fieldNameSize only applies to
         // urlencoded forms, it is set high for clarity.
         limits: { fieldNameSize: 64 * 1024, files: MAX_FILE_PARTS, parts: 2 * MAX_FILE_PARTS },
-        // Guzzle writes UTF-8 names unencoded; RFC 7578 §4.2 allows exactly that.
-        defParamCharset: 'utf8',
+        // Guzzle writes UTF-8 names unencoded, as RFC 7578 §4.2 allows. busboy's own UTF-8 decoding would turn bytes
+        // that are not UTF-8 into U+FFFD, a name the client never sent; latin1 hands over the header's bytes one
+        // character each, for `fieldName` to decode strictly.
+        defParamCharset: 'latin1',
       });
     } catch (err) {
       reject(badMultipart(err));
@@ -48,9 +51,16 @@ export function parseFileParts(contentType: string | undefined, body: Buffer): P
       reject(err);
     };
     parser.on('file', (name, stream) => {
-      // busboy reports `name=""` as undefined; it is the empty path, which validation refuses by name.
-      const field: string = name ?? '';
       seenParts++;
+      let field: string;
+      try {
+        // busboy reports `name=""` as undefined; it is the empty path, which validation refuses by name.
+        field = fieldName(name ?? '', seenParts);
+      } catch (err) {
+        stream.resume();
+        fail(err as Error);
+        return;
+      }
       const chunks: Buffer[] = [];
       stream.on('data', (chunk: Buffer) => chunks.push(chunk));
       stream.on('end', () => parts.push({ field, data: Buffer.concat(chunks) }));
@@ -84,6 +94,23 @@ export function parseFileParts(contentType: string | undefined, body: Buffer): P
     });
     parser.end(body);
   });
+}
+
+/**
+ * A part's field name from the bytes of its Content-Disposition (`raw`, one latin1 character per byte): decoded as
+ * UTF-8, or refused (400 `invalid-path`) if those bytes are not UTF-8, rather than stored under a name with U+FFFD in
+ * it. (busboy reads only the plain `name=` parameter as the field name; a `name*=` form is not one.)
+ */
+function fieldName(raw: string, part: number): string {
+  const bytes = Buffer.from(raw, 'latin1');
+  const name = strictUtf8(bytes);
+  if (name === undefined) {
+    throw new BadRequestError(
+      'invalid-path',
+      `The field name of part ${part} (${showBytes(bytes)}) is not valid UTF-8; send file paths in UTF-8. Nothing was stored.`,
+    );
+  }
+  return name;
 }
 
 /**

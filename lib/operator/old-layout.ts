@@ -10,8 +10,9 @@
  *   attachments/<id>                attachments
  */
 import { type Dirent, opendirSync } from 'node:fs';
-import { lstat, opendir } from 'node:fs/promises';
+import { lstat, opendir, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
+import { showBytes, strictUtf8 } from '../util/utf8';
 
 export type OldKind = 'exercise' | 'submission' | 'result' | 'attachment' | 'archive' | 'other';
 
@@ -80,14 +81,28 @@ export async function* oldItems(root: string): AsyncGenerator<OldItem> {
   }
 }
 
-/** The files of one submission folder, sorted by path; anything that is not a folder or a regular file is named. */
-export async function submissionFiles(folder: string): Promise<{ files: SubmissionFile[]; irregular: string[] }> {
+/**
+ * The files of one submission folder, sorted by path; anything that is not a folder or a regular file is named in
+ * `irregular`, and a name that is not UTF-8 in `undecodable` (with `\xNN` for its bytes that are not): read as UTF-8,
+ * such a name would turn into one with U+FFFD in it, which names no file.
+ */
+export async function submissionFiles(
+  folder: string,
+): Promise<{ files: SubmissionFile[]; irregular: string[]; undecodable: string[] }> {
   const files: SubmissionFile[] = [];
   const irregular: string[] = [];
+  const undecodable: string[] = [];
   const walk = async (dir: string, prefix: string): Promise<void> => {
-    for await (const entry of entries(dir)) {
-      const path = prefix === '' ? entry.name : `${prefix}/${entry.name}`;
-      const absolute = join(dir, entry.name);
+    for (const entry of await rawEntries(dir)) {
+      const name = strictUtf8(entry.name);
+      if (name === undefined) {
+        undecodable.push(
+          prefix === '' ? showBytes(entry.name, Infinity) : `${prefix}/${showBytes(entry.name, Infinity)}`,
+        );
+        continue;
+      }
+      const path = prefix === '' ? name : `${prefix}/${name}`;
+      const absolute = join(dir, name);
       if (entry.isDirectory()) await walk(absolute, path);
       else if (entry.isFile()) files.push({ path, absolute, size: (await lstat(absolute)).size });
       else irregular.push(path);
@@ -95,7 +110,7 @@ export async function submissionFiles(folder: string): Promise<{ files: Submissi
   };
   await walk(folder, '');
   files.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
-  return { files, irregular: irregular.sort() };
+  return { files, irregular: irregular.sort(), undecodable: undecodable.sort() };
 }
 
 /** How many regular files and bytes the folder holds, for the progress bar's totals (a first, read-only pass). */
@@ -151,6 +166,19 @@ async function* entries(dir: string): AsyncGenerator<Dirent> {
     throw err;
   }
   yield* handle;
+}
+
+/**
+ * The entries of one folder of a submission, each name as its bytes (Dirent<Buffer>), so that a name that is not
+ * UTF-8 can be told; none if it does not exist. Read at once: a submission's folder holds a few names.
+ */
+async function rawEntries(dir: string): Promise<Dirent<Buffer>[]> {
+  try {
+    return await readdir(dir, { withFileTypes: true, encoding: 'buffer' });
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    throw err;
+  }
 }
 
 function misplaced(kind: OldKind, path: string, root: string, name: string, why: string): OldItem {

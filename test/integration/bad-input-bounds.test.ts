@@ -299,3 +299,34 @@ describe('finding 5: the names the old fileserver stored are stored (case, norma
     await refused(400, 'path-conflict', () => ask('submissions/clash', { files: { lib: 1, 'lib/x.c': 1 } }));
   });
 });
+
+describe('finding 7: names that are not UTF-8 are refused, never stored under another name', () => {
+  const notUtf8 = Buffer.from([0xff, 0xfe, 0x2e, 0x63]); // the bytes \xff\xfe.c
+
+  it('a file part whose field name is not UTF-8: 400 invalid-path naming the encoding, nothing of the request stored', async () => {
+    const answer = await refused(400, 'invalid-path', () =>
+      post('/submissions/not_utf8', [file('main.c', 'fine'), { name: notUtf8, data: 'renamed?', filename: 'f.c' }]),
+    );
+    expect(answer.json<{ error: { message: string } }>().error.message).toContain('is not valid UTF-8');
+    expect((await request('GET', '/submission_archives/not_utf8.zip')).status).toBe(404);
+  });
+
+  it('an upload request whose JSON is not UTF-8: 400 bad-json naming the encoding, no URL granted', async () => {
+    const body = Buffer.concat([Buffer.from('{"files":{"'), notUtf8, Buffer.from('":1}}')]);
+    const answer = await refused(400, 'bad-json', () => ask('submissions/not_utf8', body));
+    expect(answer.json<{ error: { message: string } }>().error.message).toContain('not valid UTF-8');
+    expect(answer.body.toString()).not.toContain('X-Amz-Signature');
+  });
+
+  it.each([
+    ['a lone high surrogate', '{"files":{"\\ud800.c":1}}'],
+    ['a lone low surrogate', '{"files":{"a\\udc00":1}}'],
+  ])(
+    'an upload request naming a file with %s (a JSON escape): 400 invalid-path, no URL granted',
+    async (_what, body) => {
+      const answer = await refused(400, 'invalid-path', () => ask('submissions/not_utf8', body));
+      expect(answer.json<{ error: { message: string } }>().error.message).toContain('not valid UTF-8');
+      expect(answer.body.toString()).not.toContain('X-Amz-Signature');
+    },
+  );
+});

@@ -34,7 +34,7 @@ interface Report {
   ok: boolean;
   dryRun: boolean;
   totals: Record<'copied' | 'skipped' | 'refused' | 'failed', { items: number; files: number; bytes: number }>;
-  refused: { kind: string; path: string; code: string; reason: string }[];
+  refused: { kind: string; path: string; code: string; reason: string; files?: unknown[] }[];
   failed: unknown[];
   skippedWhy: Record<string, number>;
 }
@@ -94,7 +94,11 @@ describe('migrate --from DIR', () => {
         ['results/bad name.zip', 'invalid-id'],
       ].sort(),
     );
-    expect(report.refused.find((r) => r.code === 'invalid-path')?.reason).toContain('bad\\\\name.c');
+    // A refused submission names every file that cannot be stored, each with its reason.
+    expect(report.refused.find((r) => r.path === 'submissions/sub_refused')?.files).toEqual([
+      { path: '\\xff\\xfe.c', code: 'invalid-path', reason: expect.stringContaining('is not valid UTF-8') },
+      { path: 'bad\\name.c', code: 'invalid-path', reason: expect.stringContaining('contains a backslash') },
+    ]);
     expect(report.skippedWhy).toEqual({ 'submission archives are not copied: they are rebuilt from the files': 1 });
     await stack.notificationsIdle();
 
@@ -134,7 +138,7 @@ describe('migrate --from DIR', () => {
     expect(await stack.keys()).toEqual(before);
     expect(run?.stdout).toContain('nothing copied: the bucket already held everything that could be copied');
     expect(run?.stdout).toMatch(/exercises: +copied 0, skipped 4, refused 1, failed 0/);
-    expect(run?.stdout).toMatch(/submissions: +copied 0 \(0 files\), skipped 3, refused 1, failed 0/);
+    expect(run?.stdout).toMatch(/submissions: +copied 0 \(0 files\), skipped 4, refused 1, failed 0/);
     expect(run?.code).toBe(1); // the refused entries are still refused
     rmSync(`${folder.root}.report.json`, { force: true });
   });

@@ -81,9 +81,13 @@ export function makeOldFolder(options: { extraExercises?: number; extraSubmissio
   for (let i = 0; i < (options.extraSubmissions ?? 0); i++) {
     submission(`sub_extra_${i}`, { 'main.c': `/* ${i} */\n`, 'job-config.yml': `id: ${i}\n`, 'in/data.txt': `${i}` });
   }
-  // The old server accepted any field name; this one refuses a backslash (docs/protocol.md §6), so the whole submission is.
+  // Names the old server stored and this one stores too: two files on a case-sensitive disk, a drive-like colon.
+  submission('sub_old_names', { 'Main.java': 'class Main {}\n', 'main.java': 'class main {}\n', 'a:b.txt': 'colon\n' });
+  // The old server accepted any field name; this one refuses a backslash (docs/protocol.md §6), and cannot store a
+  // name that is not UTF-8 (written here by another program), so the whole submission is refused, each file named.
   write('submissions/sub_refused/ok.c', 'fine\n');
   write('submissions/sub_refused/bad\\name.c', 'refused\n');
+  writeFileSync(Buffer.from(`${root}/submissions/sub_refused/\xff\xfe.c`, 'latin1'), 'not UTF-8\n');
   folder.refused.push('submissions/sub_refused');
   write('submission_archives/sub_nested.zip', 'an archive of the old server: not copied');
 

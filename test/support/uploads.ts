@@ -8,7 +8,7 @@ import { type RawAnswer, send } from './http';
 
 export type { UploadGrant };
 
-/** `POST /uploads/<target>` with a JSON body (or a raw string, to send malformed JSON). */
+/** `POST /uploads/<target>` with a JSON body (or a raw string or bytes, to send malformed JSON). */
 export function askUpload(
   baseUrl: string,
   target: string,
@@ -17,7 +17,7 @@ export function askUpload(
 ): Promise<RawAnswer> {
   return send(baseUrl, 'POST', `/uploads/${target}`, {
     headers: { 'Content-Type': 'application/json', ...headers },
-    body: typeof body === 'string' ? body : JSON.stringify(body),
+    body: typeof body === 'string' || Buffer.isBuffer(body) ? body : JSON.stringify(body),
   });
 }
 

@@ -98,6 +98,36 @@ describe('parseFileParts', () => {
     expect(parts.map((p) => p.field)).toEqual(names);
   });
 
+  it.each([
+    ['\\xff\\xfe.c (the issue’s example)', Buffer.from([0xff, 0xfe, 0x2e, 0x63])],
+    ['a Latin-1 é', Buffer.from('caf\xe9.c', 'latin1')],
+    ['a truncated sequence', Buffer.from([0x61, 0xe2, 0x82])],
+    ['an overlong /', Buffer.from([0x61, 0xc0, 0xaf, 0x62])],
+    ['an encoded surrogate', Buffer.from([0xed, 0xa0, 0x80, 0x2e, 0x63])],
+    ['a code point past U+10FFFF', Buffer.from([0xf4, 0x90, 0x80, 0x80])],
+  ])('refuses a field name that is not UTF-8 (%s) with 400 invalid-path naming the encoding', async (_what, name) => {
+    const { body, contentType } = multipart([file('ok.c', 'x'), { name, data: 'y', filename: 'f' }]);
+    const err = await rejection(parseFileParts(contentType, body));
+    expect(err).toBeInstanceOf(BadRequestError);
+    expect(err).toMatchObject({ statusCode: 400, code: 'invalid-path' });
+    expect((err as Error).message).toMatch(/part 2 .* is not valid UTF-8/);
+  });
+
+  it('names the bytes that are not UTF-8 in the message', async () => {
+    const { body, contentType } = multipart([
+      { name: Buffer.from([0xff, 0xfe, 0x2e, 0x63]), data: 'y', filename: 'f' },
+    ]);
+    const err = await rejection(parseFileParts(contentType, body));
+    expect((err as Error).message).toContain('\\xff\\xfe.c');
+  });
+
+  it('passes UTF-8 names of every length of sequence through unchanged, a leading U+FEFF included', async () => {
+    const names = ['a\u00e9.c', '\u20ac/\u65e5\u672c.txt', '\u{1F600}.py', '\uFEFFbom.c', '\uFFFD.txt'];
+    const { body, contentType } = multipart(names.map((name) => file(name, 'x')));
+    const parts = await parseFileParts(contentType, body);
+    expect(parts.map((p) => p.field)).toEqual(names);
+  });
+
   it('returns a 0-byte file part with empty data', async () => {
     const { body, contentType } = multipart([file('empty.txt', ''), file('after.txt', 'y')]);
     const parts = await parseFileParts(contentType, body);
