@@ -4,7 +4,7 @@
  * store that `npm start -- --directory DIR` then serves.
  */
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startCli } from '../support/cli';
@@ -49,7 +49,7 @@ describe('mistakes are exit 2, name the problem, and change nothing', () => {
     [['gc'], 'gc needs --keep FILE'],
     [['gc', '--keep', 'k', '--yes', '--dry-run'], 'gc takes --yes or --dry-run, not both'],
     [['gc', '--keep', 'k', '--older-than', 'soon'], '--older-than must be a number of days'],
-    [['verify', '--layout', 'sideways'], 'ARCHIVE_LAYOUT must be one of prefixed, flat'],
+    [['verify', '--layout', 'sideways'], '--layout must be one of prefixed, flat, not "sideways"'],
   ])('%j', async (args, message) => {
     const layout = process.env.ARCHIVE_LAYOUT;
     try {
@@ -61,6 +61,68 @@ describe('mistakes are exit 2, name the problem, and change nothing', () => {
       if (layout === undefined) delete process.env.ARCHIVE_LAYOUT;
       else process.env.ARCHIVE_LAYOUT = layout;
     }
+  });
+
+  // Every option of every command through one parser: a bad value, a missing one, one given twice, one the command
+  // does not take, each is exit 2 and one line that names the option; never a stack or Node's own lines.
+  const keep = join(tmpdir(), 'operator-cli-keep.txt');
+  it.each([
+    [['gc', '--keep', keep, '--older-than', '1e9'], '--older-than'],
+    [['gc', '--keep', keep, '--older-than', '99999999999999'], '--older-than'],
+    [['gc', '--keep', keep, '--older-than', '-5'], '--older-than'],
+    [['gc', '--keep', keep, '--older-than=-5'], '--older-than'],
+    [['gc', '--keep', keep, '--older-than', 'Infinity'], '--older-than'],
+    [['gc', '--keep', keep, '--older-than', '0x10'], '--older-than'],
+    [['gc', '--keep', keep, '--older-than', ''], '--older-than'],
+    [['gc', '--keep', keep, '--older-than'], '--older-than'],
+    [['gc', '--keep', keep, '--older-than', '--yes'], '--older-than'],
+    [['gc', '--keep', keep, '--older-than', '5', '--older-than', '6'], '--older-than'],
+    [['gc', '--keep'], '--keep'],
+    [['gc', '--keep', ''], '--keep'],
+    [['gc', '--keep', keep, '--yes=1'], '--yes'],
+    [['gc', '--keep', keep, '--dry-run=no'], '--dry-run'],
+    [['stats', '--concurrency', '1e2'], '--concurrency'],
+    [['stats', '--concurrency', '257'], '--concurrency'],
+    [['stats', '--concurrency', '-1'], '--concurrency'],
+    [['stats', '--concurrency', '2.5'], '--concurrency'],
+    [['stats', '--concurrency', '99999999999999999999'], '--concurrency'],
+    [['stats', '--concurrency'], '--concurrency'],
+    [['migrate', '--from'], '--from'],
+    [['migrate', '--from', ''], '--from'],
+    [['migrate', '--from', '.', '--from', '.'], '--from'],
+    [['stats', '--directory'], '--directory'],
+    [['stats', '--directory', ''], '--directory'],
+    [['stats', '--layout', ''], '--layout'],
+    [['stats', '--report', '/nonexistent/folder/report.json'], '--report'],
+    [['stats', '--report', ''], '--report'],
+    [['stats', '--json=yes'], '--json'],
+    [['stats', '--quiet', '--quiet'], '--quiet'],
+    [['stats', '--help=1'], '--help'],
+    [['stats', '--repair'], '--repair'],
+    [['verify', '--yes'], '--yes'],
+    [['verify', '--older-than', '5'], '--older-than'],
+    [['stats', '--keep', keep], '--keep'],
+    [['verify', '--from', '.'], '--from'],
+    [['stats', '-x'], "'-x'"],
+    [['stats', '--', '--json'], 'Unexpected argument'],
+  ])('%j: exit 2, one line naming %s', async (args, option) => {
+    writeFileSync(keep, `${'a'.repeat(40)}\n`);
+    const run = await runTool(args);
+    expect({ code: run.code, lines: run.stderr.split('\n').filter((line) => line !== '') }).toEqual({
+      code: 2,
+      lines: [expect.stringMatching(new RegExp(`^fileserver: .*${option.replace(/[-.]/g, '\\$&')}`))],
+    });
+    expect(run.stdout).toBe('');
+    expect(await stack.keys()).toEqual([]);
+  });
+
+  it('gc --older-than 1e9 in its own process: exit 2 and one line, no stack', () => {
+    writeFileSync(keep, `${'a'.repeat(40)}\n`);
+    const run = runChild(['gc', '--keep', keep, '--older-than', '1e9'], {});
+    expect(run.status).toBe(2);
+    expect(run.stderr.trim().split('\n')).toEqual([
+      'fileserver: --older-than must be a number of days from 0 to 36500, not "1e9".',
+    ]);
   });
 
   it('--help prints the usage and exits 0', async () => {
