@@ -3,8 +3,10 @@
  * enforced locally (conditional writes under concurrency, checksums), keys S3 accepts that s3rver could not store,
  * a full disk, readers racing writers, and reopening a folder after a process died.
  */
+import { spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdtemp, readdir, rm, stat, writeFile } from 'node:fs/promises';
+import { once } from 'node:events';
+import { mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
@@ -254,6 +256,28 @@ describe('the folder', () => {
       expect(await second.list()).toEqual(['kept']);
     } finally {
       await second.close();
+    }
+  });
+
+  it('reopens a folder whose process was killed but not yet reaped (a zombie): it runs no more', async () => {
+    const directory = join(root, 'zombie');
+    await FolderStore.open({ directory, bucket: 'b' }).then((s) => s.close());
+    // `sleep 0 &` exits at once; its parent then becomes `sleep 30` (exec), which never reaps it: a zombie, as a
+    // server killed with -9 is until npm or the shell that started it waits for it.
+    const parent = spawn('sh', ['-c', 'sleep 0 & echo $!; exec sleep 30'], { stdio: ['ignore', 'pipe', 'ignore'] });
+    try {
+      const [line] = (await once(parent.stdout, 'data')) as [Buffer];
+      const zombie = Number(line.toString().trim());
+      const deadline = Date.now() + 10_000;
+      while (!(await readFile(`/proc/${zombie}/stat`, 'utf8')).match(/\) Z /) && Date.now() < deadline) {
+        await new Promise((resolve) => setTimeout(resolve, 10));
+      }
+      expect(await readFile(`/proc/${zombie}/stat`, 'utf8')).toMatch(/\) Z /);
+      await writeFile(join(directory, 'lock'), String(zombie));
+      const reopened = await FolderStore.open({ directory, bucket: 'b' });
+      await reopened.close();
+    } finally {
+      parent.kill('SIGKILL');
     }
   });
 });

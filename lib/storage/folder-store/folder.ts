@@ -5,6 +5,7 @@
  * lib/storage/folder-store/folder-store.ts's.
  */
 import { randomBytes, randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { chmod, mkdir, open, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { errnoOf } from './fs-errors';
@@ -88,13 +89,31 @@ async function takeLock(path: string): Promise<void> {
   throw new Error(`Could not take the lock ${path}.`);
 }
 
-function isRunning(pid: number): boolean {
+/**
+ * Whether process `pid` still runs. A process that has exited but that its parent has not yet reaped (a zombie:
+ * `kill -9`, then a shell or npm that waits a moment) still answers signal 0, but it writes nothing any more: its
+ * state in /proc/<pid>/stat (proc(5), the field after the command name) is `Z`, and it counts as gone. Where there
+ * is no /proc, signal 0 alone decides.
+ */
+export function isRunning(pid: number): boolean {
   try {
     process.kill(pid, 0);
-    return true;
   } catch (err) {
     return errnoOf(err) === 'EPERM';
   }
+  return processState(pid) !== 'Z';
+}
+
+/** The state letter of `pid` from /proc (`R`, `S`, `Z`, …), or `undefined` where it cannot be read. */
+function processState(pid: number): string | undefined {
+  let stat: string;
+  try {
+    stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  } catch {
+    return undefined;
+  }
+  // `pid (comm) state …`: the command name may hold spaces and parentheses, so the state follows the last ')'.
+  return /^\s*(\S)/.exec(stat.slice(stat.lastIndexOf(')') + 1))?.[1];
 }
 
 /** The store's own access key, made on first use and kept (0600), so URLs handed out survive a restart. */
