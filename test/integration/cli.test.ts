@@ -116,6 +116,43 @@ it('refuses a --directory that another running server holds, and leaves that ser
   }
 });
 
+it('on a file system with no free inodes, says so and stops; nothing stored is lost, and it starts once there are', async () => {
+  const directory = await mkdtemp(join(tmpdir(), 'fileserver-cli-inodes-'));
+  try {
+    const first = await startCli(['--directory', directory]);
+    try {
+      expect((await postSubmission(first.url, 'kept')).status).toBe(200);
+    } finally {
+      expect(await first.stop()).toBe(0);
+    }
+    // The inodes are used up (test/support/no-free-inodes.js): taking the folder creates its lock file, and fails.
+    const full = startCli(['--directory', directory], {
+      NODE_OPTIONS: `--openssl-legacy-provider --require ${join(__dirname, '../support/no-free-inodes.js')}`,
+      NO_FREE_INODES_UNDER: directory,
+    });
+    await expect(full).rejects.toThrow(/exited with 1 before listening/);
+    await expect(full).rejects.toThrow(
+      `The storage folder ${directory} cannot be opened: there are no free inodes on its file system`,
+    );
+    await expect(full).rejects.toThrow('nothing stored in the folder was changed');
+    // Once there are, it starts on the same folder and serves what it held.
+    const again = await startCli(['--directory', directory]);
+    try {
+      const zip = await send(again.url, 'GET', '/submission_archives/kept.zip');
+      expect(zip.status).toBe(200);
+      expect((await readZip(zip.body)).map((e) => [e.name, e.data.toString()])).toEqual([
+        ['kept/job-config.yml', 'c'],
+        ['kept/main.c', 'int x;'],
+        ['kept/sub/dir/x.txt', 'x'],
+      ]);
+    } finally {
+      expect(await again.stop()).toBe(0);
+    }
+  } finally {
+    await rm(directory, { recursive: true, force: true });
+  }
+});
+
 it('with S3_ENDPOINT, fails at start on a BUCKET the endpoint does not have, saying how to create it', async () => {
   const directory = await mkdtemp(join(tmpdir(), 'fileserver-cli-s3-'));
   const s3 = await startEmbeddedS3({ directory, bucket: 'another-bucket' });

@@ -6,7 +6,7 @@
  */
 import { randomBytes, randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { chmod, mkdir, open, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, open, readdir, readFile, rm, statfs, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { errnoOf } from './fs-errors';
 
@@ -27,6 +27,14 @@ export interface StoreCredentials {
  * files of writes that a crash cut short are removed; every object renamed into place before the crash is there.
  */
 export async function takeFolder(root: string): Promise<StoreCredentials> {
+  try {
+    return await claimFolder(root);
+  } catch (err) {
+    throw await explainFull(root, err);
+  }
+}
+
+async function claimFolder(root: string): Promise<StoreCredentials> {
   await mkdir(root, { recursive: true, mode: 0o700 });
   await chmod(root, 0o700);
   const entries = await readdir(root);
@@ -53,6 +61,34 @@ export async function takeFolder(root: string): Promise<StoreCredentials> {
     await releaseFolder(root);
     throw err;
   }
+}
+
+/**
+ * Taking the folder creates files (its lock, `tmp/`, a probe), so a full file system stops the start with ENOSPC,
+ * which Node words "no space left on device" even when the disk has space and what is used up is its inodes, one per
+ * file. The error then says which of the two it is (statfs(2)), and that nothing stored was touched: taking the folder
+ * only ever creates its own working files and empties `tmp/`.
+ */
+async function explainFull(root: string, err: unknown): Promise<unknown> {
+  const code = errnoOf(err);
+  if (code !== 'ENOSPC' && code !== 'EDQUOT') return err;
+  let why = code === 'EDQUOT' ? "its owner's disk quota is used up" : 'its file system is full';
+  try {
+    const fs = await statfs(root);
+    if (fs.files > 0 && fs.ffree === 0) {
+      why = 'there are no free inodes on its file system (each file takes one; there may still be free space)';
+    } else if (fs.bavail === 0) {
+      why = 'there is no free space on its file system';
+    }
+  } catch {
+    // The general reason stands.
+  }
+  const creating = (err as NodeJS.ErrnoException).path;
+  return new Error(
+    `The storage folder ${root} cannot be opened: ${why} (${code}${creating ? ` creating ${creating}` : ''}). ` +
+      'Free some on that file system and start again; nothing stored in the folder was changed.',
+    { cause: err },
+  );
 }
 
 /** Gives the folder up (its lock file); objects stay. */
