@@ -42,6 +42,9 @@ AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY (or any other AWS credentials source), 
 Exit status: 0 all well; 1 something was refused, failed or found wrong (see the report); 2 bad usage or settings,
 or the bucket cannot be reached; 130 stopped by Ctrl-C (run it again: every command can be repeated safely).`;
 
+/** Settings of the local server's HTTP side only (lib/settings.ts), which the tool neither needs nor checks. */
+const HTTP_ONLY_SETTINGS = ['FILESERVER_USERNAME', 'FILESERVER_PASSWORD'] as const;
+
 /** Runs one command; returns the exit status. Never calls process.exit, so tests can run it in-process. */
 export async function runOperator(
   argv: readonly string[],
@@ -50,6 +53,10 @@ export async function runOperator(
   env: NodeJS.ProcessEnv = process.env,
 ): Promise<number> {
   let folder: FolderStore | undefined;
+  // The tool serves no HTTP: the local server's credentials are not its settings, and a half-set pair left in the
+  // environment (which lib/config.ts rightly refuses for a server) must not stop it. Removed before any setting is
+  // read, here and by config().
+  for (const name of HTTP_ONLY_SETTINGS) delete env[name];
   try {
     const { command, options } = parseCommandLine(argv);
     if (options.help || command === undefined) {

@@ -125,6 +125,21 @@ describe('mistakes are exit 2, name the problem, and change nothing', () => {
     ]);
   });
 
+  it.each([
+    ['FILESERVER_PASSWORD without a username', { FILESERVER_PASSWORD: 'left over' }],
+    ['FILESERVER_USERNAME without a password', { FILESERVER_USERNAME: 're' }],
+  ])('%s in the environment does not stop it: it serves no HTTP', (_what, env) => {
+    const directory = mkdtempSync(join(tmpdir(), 'operator-http-settings-'));
+    try {
+      const run = runChild(['stats', '--directory', directory, '--json'], env);
+      expect(run.stderr).toBe('');
+      expect(run.status).toBe(0);
+      expect(JSON.parse(run.stdout)).toMatchObject({ command: 'stats', exitCode: 0 });
+    } finally {
+      rmSync(directory, { recursive: true, force: true });
+    }
+  });
+
   it('--help prints the usage and exits 0', async () => {
     const run = await runTool(['--help']);
     expect(run.code).toBe(0);
