@@ -79,9 +79,9 @@ export function shouldDeflate(path: string): boolean {
 /**
  * The name to hand archiver for entry `name`, so that the zip holds `name` exactly. archiver 8.0.0 removes a
  * leading `word:` (meant for a Windows drive or a URL scheme) from every name, once in each of its three layers
- * (archiver, zip-stream and compress-commons). A submission path may start that way (`abc:def.c` is valid; only a
- * drive letter is refused as absolute, lib/fileserver/keys.ts), so such a name gets three prefixes that those removals take
- * off again. Only the flat layout can meet this: a submission id has no colon. test/unit/archive-layout.test.ts
+ * (archiver, zip-stream and compress-commons). A submission path may start that way (`abc:def.c` and `a:b.txt` are
+ * valid: a colon is an ordinary character on the worker, lib/fileserver/keys.ts), so such a name gets three prefixes
+ * that those removals take off again. Only the flat layout can meet this: a submission id has no colon. test/unit/archive-layout.test.ts
  * checks the names that come out.
  */
 export function archiverEntryName(name: string): string {
