@@ -111,6 +111,34 @@ describe('a file that changes during its copy', () => {
     expect(stored.body.equals(filled(size, 0x41))).toBe(true);
   });
 
+  it('read whole (up to 5 MiB) and changed before its write: read again, never written as it was read', async () => {
+    const file = write('attachments/small_live', filled(1000, 0x20));
+    let rewrites = 0;
+    // The copy asks the bucket what it holds between reading the file and writing it: the file changes then.
+    useStore(
+      new Proxy(real, {
+        get(target, property) {
+          if (property === 'headObject') {
+            return async (key: string) => {
+              if (key === 'attachments/small_live' && rewrites === 0) {
+                rewrites++;
+                writeFileSync(file, filled(1000, 0x41));
+              }
+              return target.headObject(key);
+            };
+          }
+          const value = Reflect.get(target, property, target);
+          return typeof value === 'function' ? value.bind(target) : value;
+        },
+      }),
+    );
+    const run = await runTool(['migrate', '--from', old, '--json']);
+    expect(rewrites).toBe(1);
+    expect(run.code).toBe(0);
+    const stored = await download('/attachments/small_live');
+    expect(stored.body.equals(filled(1000, 0x41))).toBe(true);
+  });
+
   it('that keeps changing is reported failed, exit 1, and nothing of it is stored', async () => {
     const size = 6 * MiB;
     const file = write('results/busy.zip', filled(size, 0x20));

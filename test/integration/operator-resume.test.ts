@@ -61,8 +61,15 @@ it('a run killed midway, then run again, ends complete and correct', async () =>
   expect(afterKill.length).toBeLessThan(expected.length);
 
   const rerun = await runTool(['migrate', '--from', folder.root, '--json']);
-  const report = rerun.json<{ failed: unknown[]; refused: { path: string }[] }>();
+  const report = rerun.json<{
+    failed: unknown[];
+    refused: { path: string }[];
+    folder: { files: number };
+    totals: Record<string, { files: number }>;
+  }>();
   expect(report.failed).toEqual([]);
+  // Every file counts once, whatever the killed run had stored (docs/operations.md, "Idempotent and resumable").
+  expect(Object.values(report.totals).reduce((sum, t) => sum + t.files, 0)).toBe(report.folder.files);
   expect(report.refused.map((r) => r.path).sort()).toEqual([...folder.refused].sort());
   await stack.notificationsIdle();
 
