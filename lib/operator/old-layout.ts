@@ -146,7 +146,18 @@ async function* walkFiles(
       const path = prefix === '' ? entry.name : `${prefix}/${entry.name}`;
       const absolute = join(dir, entry.name);
       if (entry.isDirectory()) yield* walkFiles(absolute, path, tolerant);
-      else if (entry.isFile()) yield { path, absolute, size: (await lstat(absolute)).size };
+      else if (entry.isFile()) {
+        let size: number;
+        try {
+          size = (await lstat(absolute)).size;
+        } catch (err) {
+          // Gone since the listing, or a name that is not UTF-8 (read as UTF-8 it names no file; `submissionFiles`
+          // names it): the count leaves it out, as the migration copies it not, and walks on.
+          if (!tolerant) throw err;
+          continue;
+        }
+        yield { path, absolute, size };
+      }
     }
   } catch (err) {
     if (!tolerant) throw err;

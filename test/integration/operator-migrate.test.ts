@@ -32,6 +32,7 @@ afterAll(async () => {
 
 interface Report {
   ok: boolean;
+  folder: { files: number; bytes: number };
   dryRun: boolean;
   totals: Record<'copied' | 'skipped' | 'refused' | 'failed', { items: number; files: number; bytes: number }>;
   refused: { kind: string; path: string; code: string; reason: string; files?: unknown[] }[];
@@ -100,6 +101,8 @@ describe('migrate --from DIR', () => {
       { path: 'bad\\name.c', code: 'invalid-path', reason: expect.stringContaining('contains a backslash') },
     ]);
     expect(report.skippedWhy).toEqual({ 'submission archives are not copied: they are rebuilt from the files': 1 });
+    // Every file of the folder counts once, as copied, skipped, refused or failed.
+    expect(Object.values(report.totals).reduce((sum, t) => sum + t.files, 0)).toBe(report.folder.files);
     await stack.notificationsIdle();
 
     const keys = (await stack.keys()).filter((key) => !key.startsWith('submission_archives/'));
