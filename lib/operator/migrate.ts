@@ -40,7 +40,7 @@ import { digestBytes, digestFile, type FileDigest, sameContent } from './digests
 import { type CommandResult, type Io, reportTarget, type StopSignal } from './io';
 import { countFiles, type OldItem, type OldKind, oldItems, type SubmissionFile, submissionFiles } from './old-layout';
 import { formatBytes, startProgress } from './progress';
-import { copyUnchanged, type Reading } from './unchanged';
+import { copyUnchanged, FileChangedError, type Reading } from './unchanged';
 
 /** Files up to one upload part are read whole and written with one PutObject, as the handlers write them. */
 const SINGLE_PUT_MAX_BYTES = UPLOAD_PART_SIZE;
@@ -464,7 +464,10 @@ async function migrateSubmission(item: OldItem, context: Context): Promise<Done>
         file.absolute,
         (reading) => copySubmissionFile(id, file, reading, listed.get(file.path), revision, context),
         undoWrite,
-      );
+      ).catch((err: unknown) => {
+        // The submission fails; its report names the file that did.
+        throw err instanceof FileChangedError ? new FileChangedError(`${file.path}: ${err.message}`) : err;
+      });
       const size = copy.file?.size ?? file.size;
       if (copy.copied) {
         written.files++;
