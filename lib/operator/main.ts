@@ -6,7 +6,7 @@
 import { writeFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { type ArchiveLayout, config, loadConfig } from '../config';
-import { LOCAL_BUCKET } from '../settings';
+import { CONFIG_SETTINGS, LOCAL_BUCKET } from '../settings';
 import { FolderStore } from '../storage/folder-store/folder-store';
 import { bucketReachable, useStore } from '../storage/store';
 import { gc, KeepListError } from './gc';
@@ -42,8 +42,8 @@ AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY (or any other AWS credentials source), 
 Exit status: 0 all well; 1 something was refused, failed or found wrong (see the report); 2 bad usage or settings,
 or the bucket cannot be reached; 130 stopped by Ctrl-C (run it again: every command can be repeated safely).`;
 
-/** Settings of the local server's HTTP side only (lib/settings.ts), which the tool neither needs nor checks. */
-const HTTP_ONLY_SETTINGS = ['FILESERVER_USERNAME', 'FILESERVER_PASSWORD'] as const;
+/** The local server's HTTP credentials (their row of lib/settings.ts), which the tool neither needs nor checks. */
+const HTTP_ONLY_SETTINGS = CONFIG_SETTINGS.credentials.names;
 
 /** Runs one command; returns the exit status. Never calls process.exit, so tests can run it in-process. */
 export async function runOperator(

@@ -10,7 +10,7 @@
  */
 import { accessSync, constants, statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
-import type { ArchiveLayout } from '../config';
+import { ARCHIVE_LAYOUTS, type ArchiveLayout } from '../settings';
 import { isReadableFolder } from './old-layout';
 
 export const COMMANDS = ['migrate', 'verify', 'stats', 'gc'] as const;
@@ -79,11 +79,9 @@ function reportFile(text: string): string {
   return path;
 }
 
-const LAYOUTS: readonly ArchiveLayout[] = ['prefixed', 'flat'];
-
 function layout(text: string): ArchiveLayout {
-  if (!(LAYOUTS as readonly string[]).includes(text)) {
-    throw new Error(`must be one of ${LAYOUTS.join(', ')}, not ${JSON.stringify(text)}`);
+  if (!(ARCHIVE_LAYOUTS as readonly string[]).includes(text)) {
+    throw new Error(`must be one of ${ARCHIVE_LAYOUTS.join(', ')}, not ${JSON.stringify(text)}`);
   }
   return text as ArchiveLayout;
 }
