@@ -25,6 +25,7 @@ const VARIANTS: Record<string, Record<string, string>> = {
     apiAccessLogs: 'true',
     submissionRetentionDays: '365',
     resultRetentionDays: '365',
+    refuseFoldedCollisions: 'true',
   },
 };
 
