@@ -34,6 +34,8 @@ it.each([
   ['MAX_SUBMISSION_FILES', '10001', /MAX_SUBMISSION_FILES must be at most 10000/],
   ['MAX_SUBMISSION_FILES', '0', /MAX_SUBMISSION_FILES must be a positive integer/],
   ['ARCHIVE_ON_DEMAND_MAX_FILES', 'many', /ARCHIVE_ON_DEMAND_MAX_FILES must be a positive integer/],
+  ['REFUSE_FOLDED_COLLISIONS', 'ture', /REFUSE_FOLDED_COLLISIONS must be true or false; it is "ture"/],
+  ['REFUSE_FOLDED_COLLISIONS', '1', /REFUSE_FOLDED_COLLISIONS must be true or false/],
 ])('refuses %s=%s', (name, value, message) => {
   expect(() => loadConfig({ ...base, [name]: value })).toThrow(message);
 });
@@ -45,4 +47,10 @@ it('builds archives in POSTs up to 16 MiB by default, more than a POST carries; 
 
 it('takes the largest upload S3 allows in one PUT', () => {
   expect(loadConfig({ ...base, MAX_UPLOAD_BYTES: String(5 * 1024 ** 3) }).maxUploadBytes).toBe(5 * 1024 ** 3);
+});
+
+it('keeps paths that differ only in case or normalisation by default; REFUSE_FOLDED_COLLISIONS=true refuses them', () => {
+  expect(loadConfig(base).refuseFoldedCollisions).toBe(false);
+  expect(loadConfig({ ...base, REFUSE_FOLDED_COLLISIONS: 'false' }).refuseFoldedCollisions).toBe(false);
+  expect(loadConfig({ ...base, REFUSE_FOLDED_COLLISIONS: 'true' }).refuseFoldedCollisions).toBe(true);
 });
