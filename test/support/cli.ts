@@ -13,8 +13,14 @@ export interface RunningServer {
 
 const root = join(__dirname, '../..');
 
+/**
+ * `npm start`'s own command (package.json: `node --require tsx/cjs lib/local/main.ts`), so the signals a test sends
+ * reach the server itself. Through the `tsx` wrapper they did not: it relays a SIGINT and, if the server does not
+ * confirm it within 30 ms, kills it and exits 130, which a loaded machine made a failing `stop()` now and then.
+ */
 export async function startCli(args: string[], env: Record<string, string> = {}): Promise<RunningServer> {
-  const child = spawn(join(root, 'node_modules/.bin/tsx'), [join(root, 'lib/local/main.ts'), '--port', '0', ...args], {
+  const main = join(root, 'lib/local/main.ts');
+  const child = spawn(process.execPath, ['--require', 'tsx/cjs', main, '--port', '0', ...args], {
     cwd: root,
     env: {
       ...process.env,
