@@ -148,3 +148,23 @@ it('a re-POST whose manifest write S3 refuses (412, another request committed si
   const manifest = JSON.parse((await stack.storedBytes(manifestKey(id))).toString()) as { files: { path: string }[] };
   expect(manifest.files.map((entry) => entry.path)).toEqual(['a.txt', 'b.txt', 'main.c']);
 });
+
+it('a re-POST whose every manifest write S3 refuses gives up after five: 503 submission-busy, the submission as it was', async () => {
+  const id = freshId('busy');
+  const stored = { 'main.c': randomBytes(100) };
+  await expectPosted(id, stored);
+  const read = await storedETag(manifestKey(id));
+  stack.proxy.inject({ kind: '412', operation: 'PutObject', key: manifestKey(id), times: Number.POSITIVE_INFINITY });
+  let answer: RawAnswer | undefined;
+  const log = await onTheWire(async () => {
+    answer = await postSubmission(id, { 'a.txt': randomBytes(100) });
+  });
+  expect(answer?.status).toBe(503);
+  expect(answer?.headers['retry-after']).toBe('1');
+  expect(answer?.json()).toEqual({ result: 'ERROR', error: { code: 'submission-busy', message: expect.any(String) } });
+  // Five attempts, each on the version read (it never changed), then no more requests to S3 for this one.
+  const manifestWrites = log.filter((request) => request.operation === 'PutObject' && request.key === manifestKey(id));
+  expect(manifestWrites.map((request) => request.conditions)).toEqual(Array(5).fill({ 'if-match': read }));
+  stack.proxy.clear();
+  expect(await storedETag(manifestKey(id))).toBe(read);
+});

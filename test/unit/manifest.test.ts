@@ -162,6 +162,20 @@ describe('parseManifest', () => {
     expect(() => parseManifest(text, 's1')).toThrow(/outside the submission/);
   });
 
+  it.each([
+    ['a negative size', -1],
+    ['a fractional size', 1.5],
+    ['a size past exact integers', 2 ** 53],
+  ])('rejects a file with %s (damaged storage, not an archive of the wrong length)', (_what, size) => {
+    const text = JSON.stringify({ version: 1, id: 's1', files: [f('a', '"e"', size)] });
+    expect(() => parseManifest(text, 's1')).toThrow(/impossible size/);
+  });
+
+  it('rejects a path listed twice (an archive would hold two entries of one name)', () => {
+    const text = JSON.stringify({ version: 1, id: 's1', files: [f('a', '"e1"'), f('a', '"e2"')] });
+    expect(() => parseManifest(text, 's1')).toThrow(/twice/);
+  });
+
   it('rejects text that is not JSON', () => {
     expect(() => parseManifest('{"version":1,', 's1')).toThrow();
   });
@@ -210,5 +224,12 @@ describe('mergeFiles: paths that are one file only on a case-insensitive or norm
     expect(paths(mergeFiles(stored, [f('b.txt')], FOLDED))).toEqual(['A.txt', 'a.txt', 'b.txt']);
     expect(paths(mergeFiles(stored, [f('a.txt', '"new"')], FOLDED))).toEqual(['A.txt', 'a.txt']);
     expectConflict(() => mergeFiles(stored, [f('A.TXT')], FOLDED));
+  });
+
+  it('leaves a file-and-folder pair stored before the rule alone (a re-POST still works), and refuses a new path that clashes', () => {
+    const stored = [f('lib'), f('lib/x.c')];
+    expect(paths(mergeFiles(stored, [f('b.txt')], EXACT_COLLISIONS))).toEqual(['b.txt', 'lib', 'lib/x.c']);
+    expect(paths(mergeFiles(stored, [f('lib/x.c', '"new"')], EXACT_COLLISIONS))).toEqual(['lib', 'lib/x.c']);
+    expectConflict(() => mergeFiles(stored, [f('lib/y.c')], EXACT_COLLISIONS));
   });
 });
