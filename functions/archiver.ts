@@ -1,36 +1,75 @@
 /**
  * S3 trigger: `s3:ObjectCreated:*` on `manifests/` (serverless.yml). Brings each notified submission's archive up
  * to date; throws if any build failed, so that Lambda retries the event (asynchronous invocations are retried twice).
+ * Each record is handled as an invocation of its own (lib/util/invocation.ts): its lines name the Lambda request and
+ * the S3 event, and its summary line carries its metrics.
  */
-import type { S3Event, S3EventRecord } from 'aws-lambda';
-import { checkConfigAtStart, config } from '../lib/config';
+import type { Context, S3Event, S3EventRecord } from 'aws-lambda';
+import { type ArchiveLayout, checkConfigAtStart, config } from '../lib/config';
 import { archiveCurrentManifest } from '../lib/fileserver/archive-refresh';
 import { submissionIdOfManifestKey } from '../lib/fileserver/keys';
+import { counted, invocationFields, lambdaFields, withInvocation } from '../lib/util/invocation';
 import { describeError, log } from '../lib/util/log';
+import { emfMembers, type MetricGroup } from '../lib/util/metrics';
 
 // Lambda runs this as it loads the module (the init phase): a bad setting fails the start, naming it.
 checkConfigAtStart();
 
-export const handler = async (event: S3Event): Promise<void> => {
-  const { bucket, archiveLayout } = config();
-  const failed: string[] = [];
-  for (const record of recordsOf(event)) {
-    const owned = ownedRecord(record, bucket);
-    if ('ignored' in owned) {
-      log('info', 'archiver: record ignored', { reason: owned.ignored });
-      continue;
+export const handler = async (event: S3Event, context?: Context): Promise<void> =>
+  withInvocation(lambdaFields(context, 'archiver'), async () => {
+    const { bucket, archiveLayout } = config();
+    const failed: string[] = [];
+    for (const record of recordsOf(event)) {
+      // Every line about this record names the S3 event it handles (docs/deploy.md, "Logs").
+      const failure = await withInvocation({ ...invocationFields(), s3Event: describeRecord(record) }, () =>
+        handleRecord(record, bucket, archiveLayout),
+      );
+      if (failure) failed.push(failure);
     }
-    const started = Date.now();
-    try {
-      const outcome = await archiveCurrentManifest(owned.submissionId, archiveLayout);
-      log('info', 'archiver', { submission: owned.submissionId, outcome, ms: Date.now() - started });
-    } catch (err) {
-      failed.push(owned.submissionId);
-      log('error', 'archiver: build failed', { submission: owned.submissionId, ...describeError(err) });
-    }
+    if (failed.length > 0) throw new Error(`Archive builds failed for: ${failed.join(', ')}`);
+  });
+
+/**
+ * One record: brings its submission's archive up to date and writes the record's summary line, which is also its
+ * metrics (lib/util/metrics.ts: the build's duration, files and bytes, and the S3 requests of the record). Answers
+ * the submission whose build failed, if it did.
+ */
+async function handleRecord(record: unknown, bucket: string, layout: ArchiveLayout): Promise<string | undefined> {
+  const owned = ownedRecord(record, bucket);
+  if ('ignored' in owned) {
+    log('info', 'archiver: record ignored', { reason: owned.ignored });
+    return undefined;
   }
-  if (failed.length > 0) throw new Error(`Archive builds failed for: ${failed.join(', ')}`);
-};
+  const started = Date.now();
+  let outcome: string;
+  try {
+    outcome = await archiveCurrentManifest(owned.submissionId, layout);
+  } catch (err) {
+    log('error', 'archiver: build failed', { submission: owned.submissionId, ...describeError(err) });
+    outcome = 'failed';
+  }
+  const values: MetricGroup['values'] = { S3Requests: 0 };
+  for (const [name, value] of counted()) values[name] = value;
+  log('info', 'archiver', {
+    submission: owned.submissionId,
+    outcome,
+    ms: Date.now() - started,
+    ...emfMembers([{ dimensions: {}, values }]),
+  });
+  return outcome === 'failed' ? owned.submissionId : undefined;
+}
+
+/** What names an S3 event record in the logs: event, bucket, key as S3 sent it, its sequencer and time. */
+function describeRecord(record: unknown): Record<string, unknown> {
+  const r = record as Partial<S3EventRecord> | null | undefined;
+  return {
+    name: r?.eventName,
+    bucket: r?.s3?.bucket?.name,
+    key: r?.s3?.object?.key,
+    sequencer: r?.s3?.object?.sequencer,
+    time: r?.eventTime,
+  };
+}
 
 export interface OwnedRecord {
   bucket: string;

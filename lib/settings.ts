@@ -10,6 +10,9 @@ import { MAX_INLINE_BYTES } from './lambda-limits';
 /** The bucket of `npm start` and of the operator tool on a folder, when BUCKET is not set. */
 export const LOCAL_BUCKET = 'recodex-fileserver';
 
+/** The metrics' namespace when METRICS_NAMESPACE is not set (`npm start`, tests). */
+export const DEFAULT_METRICS_NAMESPACE = 'recodex-fileserver';
+
 /** docs/protocol.md §3: `prefixed` for workers up to v1.6, `flat` for v1.7 and later. */
 export const ARCHIVE_LAYOUTS = ['prefixed', 'flat'] as const;
 export type ArchiveLayout = (typeof ARCHIVE_LAYOUTS)[number];
@@ -95,13 +98,24 @@ export const CONFIG_SETTINGS = {
     },
   },
   /**
-   * Name of the SSM SecureString holding `username:password` (the deployment always sets it); read at the first
-   * request. Takes precedence over `credentials`.
+   * Name of the SSM SecureString holding one or two `username:password` lines (the deployment always sets it); read
+   * at the first request and again every `credentialsTtlSeconds`. Takes precedence over `credentials`.
    */
   credentialsParameter: optionalText('CREDENTIALS_PARAMETER', {
     whenUnset: 'unset',
     meaning:
-      'an SSM SecureString holding `username:password`, read at the first request and cached; the deployment sets it, and it wins over the two above',
+      'an SSM SecureString holding one or two `username:password` lines (either is accepted: two while the password is rotated), read at the first request and again every `CREDENTIALS_TTL_SECONDS`; the deployment sets it, and it wins over the two above',
+  }),
+  /**
+   * How long an instance uses the credentials it read before it reads the parameter again: the longest a changed
+   * password waits to be accepted everywhere (docs/deploy.md, "Rotating the password"). 300 s is one SSM read per
+   * instance per 5 minutes, far within SSM's throughput, and a rotation that waits 5 minutes.
+   */
+  credentialsTtlSeconds: integer('CREDENTIALS_TTL_SECONDS', {
+    default: 300,
+    min: 1,
+    meaning:
+      'how long an instance uses the credentials it read before it reads `CREDENTIALS_PARAMETER` again; a failed read keeps the last value ([docs/deploy.md](docs/deploy.md#rotating-the-password))',
   }),
   /**
    * docs/protocol.md §7: a Lambda answer carries at most 6 MB, base64 grows binary by 4/3, so objects above this size
@@ -211,7 +225,28 @@ const AWS_CREDENTIALS: Setting = {
 const LOG_LEVEL: Setting = {
   names: ['LOG_LEVEL'],
   default: 'info',
-  meaning: '`info`: one JSON line per request; `error`: failures only; `silent`: nothing',
+  meaning:
+    '`info`: one JSON line per request, which is also its metrics, and the lines of what it did; `error`: failures only (and no metrics); `silent`: nothing. Lambda’s `AWS_LAMBDA_LOG_LEVEL`, set by a function’s logging configuration, applies too: the stricter wins ([docs/deploy.md](docs/deploy.md#logs))',
+};
+
+/** Set by Lambda itself; read by lib/util/log.ts and lib/util/invocation.ts. */
+const LAMBDA_OWN: Setting = {
+  names: ['AWS_LAMBDA_LOG_LEVEL', 'AWS_LAMBDA_FUNCTION_NAME'],
+  default: undefined,
+  whenUnset: 'set by Lambda',
+  meaning:
+    'Lambda’s own: the application log level of the function’s logging configuration (see `LOG_LEVEL`), and the function each log line names',
+};
+
+/**
+ * Read by lib/util/metrics.ts at every metrics line, which must never fail a request; a namespace per stage keeps
+ * two stages of one account apart (the deployment sets `<service>/<stage>`).
+ */
+const METRICS_NAMESPACE: Setting = {
+  names: ['METRICS_NAMESPACE'],
+  default: DEFAULT_METRICS_NAMESPACE,
+  meaning:
+    'the CloudWatch namespace of the metrics each request’s line carries; the deployment sets `recodex-fileserver/<stage>` ([docs/deploy.md](docs/deploy.md#metrics))',
 };
 
 const { bucket, s3Endpoint, region, ...configRest } = CONFIG_SETTINGS;
@@ -224,6 +259,8 @@ export const SETTINGS: readonly Setting[] = [
   AWS_CREDENTIALS,
   ...Object.values(configRest),
   LOG_LEVEL,
+  LAMBDA_OWN,
+  METRICS_NAMESPACE,
 ];
 
 /** Every environment variable described above. */

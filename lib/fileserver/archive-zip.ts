@@ -10,6 +10,8 @@ import { Readable, Transform } from 'node:stream';
 import { ZipArchive, type ZipEntryData } from 'archiver';
 import type { ArchiveLayout } from '../config';
 import { getObject, type ObjectInfo, putObject, uploadStream } from '../storage/store';
+import { count } from '../util/invocation';
+import { log } from '../util/log';
 import { BlockJoiner } from '../util/streams';
 import { archiveKey, submissionFileKey } from './keys';
 import { type Manifest, type ManifestFile, manifestDigest } from './manifest';
@@ -268,6 +270,7 @@ export function zipStream(
  * holds either the previous archive or the complete new one.
  */
 export async function buildArchive(manifest: Manifest, layout: ArchiveLayout): Promise<void> {
+  const started = Date.now();
   const stream = zipStream(manifest, layout, async (file) => {
     // If-Match: read exactly the version the manifest lists. A file overwritten since (a newer POST in flight)
     // fails this build instead of mixing two uploads in one archive; the newer manifest triggers its own build.
@@ -280,6 +283,7 @@ export async function buildArchive(manifest: Manifest, layout: ArchiveLayout): P
     contentType: 'application/zip',
     metadata: archiveMetadata(manifest, layout),
   });
+  built(manifest, 'storage', started);
 }
 
 /**
@@ -288,11 +292,32 @@ export async function buildArchive(manifest: Manifest, layout: ArchiveLayout): P
  * saves the archiver reading the manifest again and every file back from S3 (docs/benchmarks.md, "S3 requests per
  * operation"), and the archive is there when the POST answers.
  */
-export async function putArchive(manifest: Manifest, layout: ArchiveLayout, zip: Buffer): Promise<void> {
+export async function putArchive(
+  manifest: Manifest,
+  layout: ArchiveLayout,
+  zip: Buffer,
+  /** When the zip's build began (`Date.now()`), for the build's duration in the metrics. */
+  startedAt: number,
+): Promise<void> {
   await putObject(archiveKey(manifest.id), zip, {
     contentType: 'application/zip',
     metadata: archiveMetadata(manifest, layout),
   });
+  built(manifest, 'memory', startedAt);
+}
+
+/**
+ * A build that finished: its line, and its part of the invocation's metrics (docs/deploy.md, "Metrics"); two builds
+ * in one invocation (a submission changed during the first) add up.
+ */
+function built(manifest: Manifest, from: 'storage' | 'memory', started: number): void {
+  const ms = Date.now() - started;
+  const bytes = manifest.files.reduce((sum, file) => sum + file.size, 0);
+  count('ArchiveBuilds');
+  count('ArchiveBuildDuration', ms);
+  count('ArchiveFiles', manifest.files.length);
+  count('ArchiveBytes', bytes);
+  log('info', 'archive built', { submission: manifest.id, from, files: manifest.files.length, bytes, ms });
 }
 
 /**

@@ -148,13 +148,16 @@ async function archiveAlongside(
     files.map((file) => ({ ...file, etag: expectedPutEtag(contents.get(file.path) as Buffer) })),
   );
   let zip: Buffer;
+  const started = Date.now();
   try {
     zip = await zipFromMemory(manifest, config().archiveLayout, contents);
   } catch (err) {
     logArchiveFailure(id, err);
     return undefined;
   }
-  const written = putArchive(manifest, config().archiveLayout, zip).catch((err: unknown) => logArchiveFailure(id, err));
+  const written = putArchive(manifest, config().archiveLayout, zip, started).catch((err: unknown) =>
+    logArchiveFailure(id, err),
+  );
   return { digest: manifestDigest(manifest), written };
 }
 
@@ -171,7 +174,9 @@ async function archiveFromRequest(
 ): Promise<void> {
   if (!buildsArchive(previous, manifest, stored)) return;
   try {
-    await putArchive(manifest, config().archiveLayout, await zipFromMemory(manifest, config().archiveLayout, contents));
+    const started = Date.now();
+    const zip = await zipFromMemory(manifest, config().archiveLayout, contents);
+    await putArchive(manifest, config().archiveLayout, zip, started);
   } catch (err) {
     logArchiveFailure(manifest.id, err);
   }

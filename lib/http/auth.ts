@@ -5,19 +5,24 @@
 import { hash, timingSafeEqual } from 'node:crypto';
 import { config } from '../config';
 import { UnauthorizedError } from '../errors';
-import { type Credentials, cachedCredentials, fetchFromSsm } from './credentials';
+import { type Credentials, fetchFromSsm, refreshedCredentials } from './credentials';
 import type { HttpRequest } from './request';
 
-let fromParameter: (() => Promise<Credentials>) | undefined;
+let fromParameter: (() => Promise<readonly Credentials[]>) | undefined;
+let fromEnvironment: readonly Credentials[] | undefined;
 
 /**
- * The credentials this instance expects: from the SSM parameter in AWS, from the environment locally, or
- * `undefined` when auth is off (local mode without credentials).
+ * The credentials this instance accepts: from the SSM parameter in AWS (one or two, lib/http/credentials.ts), from
+ * the environment locally, or `undefined` when auth is off (local mode without credentials).
  */
-export async function expectedCredentials(): Promise<Credentials | undefined> {
-  const { credentialsParameter, credentials } = config();
-  if (!credentialsParameter) return credentials;
-  fromParameter ??= cachedCredentials(credentialsParameter, fetchFromSsm);
+export async function expectedCredentials(): Promise<readonly Credentials[] | undefined> {
+  const { credentialsParameter, credentials, credentialsTtlSeconds } = config();
+  if (!credentialsParameter) {
+    if (!credentials) return undefined;
+    fromEnvironment ??= [credentials];
+    return fromEnvironment;
+  }
+  fromParameter ??= refreshedCredentials(credentialsParameter, fetchFromSsm, { ttlMs: credentialsTtlSeconds * 1000 });
   return fromParameter();
 }
 
@@ -30,21 +35,28 @@ export async function authenticate(header: HttpRequest['header']): Promise<void>
   checkBasicAuth(header('authorization'), await expectedCredentials());
 }
 
-/** Throws 401 unless `authorization` carries exactly the expected credentials. */
-export function checkBasicAuth(authorization: string | undefined, expected: Credentials | undefined): void {
+/** Throws 401 unless `authorization` carries exactly one of the expected credentials. */
+export function checkBasicAuth(authorization: string | undefined, expected: readonly Credentials[] | undefined): void {
   if (!expected) return;
   if (!authorization) throw new UnauthorizedError('This fileserver requires HTTP Basic credentials.');
-  const digests = expectedDigests(expected);
+  const all = expected.map(expectedDigests);
   // What the ReCodEx API and workers send, byte for byte: one digest of the whole header decides it.
-  if (digests.header && sameSecret(authorization, digests.header)) return;
+  const given = digest(authorization);
+  if (all.some(({ header }) => header !== undefined && timingSafeEqual(given, header))) return;
   const match = /^Basic[ ]+([A-Za-z0-9+/=]+)[ ]*$/i.exec(authorization);
   if (!match?.[1]) throw new UnauthorizedError('Only HTTP Basic credentials are accepted here.');
   const decoded = decodeStrictly(match[1]);
   const colon = decoded.indexOf(':');
-  // Both comparisons always run, so the time taken does not tell which part was wrong.
-  const userOk = sameSecret(colon < 0 ? decoded : decoded.slice(0, colon), digests.username);
-  const passwordOk = sameSecret(colon < 0 ? '' : decoded.slice(colon + 1), digests.password);
-  if (colon < 0 || !userOk || !passwordOk) throw new UnauthorizedError('The credentials are not valid.');
+  const username = digest(colon < 0 ? decoded : decoded.slice(0, colon));
+  const password = digest(colon < 0 ? '' : decoded.slice(colon + 1));
+  let valid = false;
+  for (const expectedDigest of all) {
+    // Both comparisons always run, so the time taken does not tell which part was wrong.
+    const userOk = timingSafeEqual(username, expectedDigest.username);
+    const passwordOk = timingSafeEqual(password, expectedDigest.password);
+    valid ||= userOk && passwordOk;
+  }
+  if (colon < 0 || !valid) throw new UnauthorizedError('The credentials are not valid.');
 }
 
 interface ExpectedDigests {
@@ -78,14 +90,13 @@ function expectedDigests(expected: Credentials): ExpectedDigests {
   return digests;
 }
 
-/** One-shot `crypto.hash` (Node ≥ 20.12): half the cost of a `createHash` object, and it runs on every request. */
+/**
+ * One-shot `crypto.hash` (Node ≥ 20.12): half the cost of a `createHash` object, and it runs on every request.
+ * Secrets are compared as their 32-byte digests, in constant time, so the comparison does not leak the length
+ * either.
+ */
 function digest(value: string): Buffer {
   return hash('sha256', value, 'buffer');
-}
-
-/** Constant-time equality that does not leak the length either: both sides are compared as 32-byte digests. */
-function sameSecret(given: string, expectedDigest: Buffer): boolean {
-  return timingSafeEqual(digest(given), expectedDigest);
 }
 
 /**

@@ -1,10 +1,13 @@
 /**
- * The one wrapper every HTTP handler goes through: auth, method dispatch, error mapping and one log line per
- * request. Nothing escapes it as an exception (API Gateway would turn that into a 502).
+ * The one wrapper every HTTP handler goes through: auth, method dispatch, error mapping, the ids every log line of
+ * the request carries, and one summary line per request that is also its metrics. Nothing escapes it as an
+ * exception (API Gateway would turn that into a 502).
  */
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
 import { BadRequestError, errorAnswer, MethodNotAllowedError } from '../errors';
+import { counted, lambdaFields, withInvocation } from '../util/invocation';
 import { describeError, log } from '../util/log';
+import { emfMembers, type MetricGroup } from '../util/metrics';
 import { authenticate } from './auth';
 import { type HttpAnswer, type HttpRequest, toRequest } from './request';
 
@@ -27,35 +30,60 @@ export function httpHandler(route: string, methods: Partial<Record<string, Route
   }
   const allowed = [...all.keys()];
   return async (event, context) => {
-    const started = Date.now();
-    const requestId = context?.awsRequestId ?? event?.requestContext?.requestId;
     const method = typeof event?.httpMethod === 'string' ? event.httpMethod : undefined;
-    let answer: HttpAnswer;
-    try {
-      if (!method) {
-        // A direct invocation (test event, warm-up ping) rather than an API Gateway proxy event.
-        throw new BadRequestError('bad-event', 'This function answers API Gateway REST proxy events only.');
-      }
-      const request = toRequest(event);
-      await authenticate(request.header);
-      const run = all.get(request.method);
-      if (!run) throw new MethodNotAllowedError(request.method, allowed);
-      answer = await run(request);
-    } catch (err) {
-      answer = errorAnswer(err, (cause) =>
-        log('error', 'request failed', { requestId, route, method, ...describeError(cause) }),
-      );
-    }
-    log('info', 'request', {
-      requestId,
-      route,
+    // Every line this request causes carries these, down to lib/storage (lib/util/invocation.ts).
+    const fields = {
+      apiRequestId: event?.requestContext?.requestId,
+      ...lambdaFields(context, route),
+      Route: route,
       method,
-      status: answer.statusCode,
-      requestBytes: requestBytes(event),
-      responseBytes: answer.isBase64Encoded ? Buffer.byteLength(answer.body, 'base64') : Buffer.byteLength(answer.body),
-      ms: Date.now() - started,
+    };
+    return withInvocation(fields, async () => {
+      const started = Date.now();
+      let answer: HttpAnswer;
+      try {
+        if (!method) {
+          // A direct invocation (test event, warm-up ping) rather than an API Gateway proxy event.
+          throw new BadRequestError('bad-event', 'This function answers API Gateway REST proxy events only.');
+        }
+        const request = toRequest(event);
+        await authenticate(request.header);
+        const run = all.get(request.method);
+        if (!run) throw new MethodNotAllowedError(request.method, allowed);
+        answer = await run(request);
+      } catch (err) {
+        answer = errorAnswer(err, (cause) => log('error', 'request failed', describeError(cause)));
+      }
+      log('info', 'request', requestSummary(route, event, answer, Date.now() - started));
+      return answer;
     });
-    return answer;
+  };
+}
+
+/**
+ * The request's one summary line, which is also its metrics (lib/util/metrics.ts): per route and status class its
+ * count, latency and bytes in and out; per route the S3 requests it made and what it counted on its way (exercise
+ * cache hits and misses, archive builds).
+ */
+function requestSummary(
+  route: string,
+  event: APIGatewayProxyEvent | null | undefined,
+  answer: HttpAnswer,
+  ms: number,
+): Record<string, unknown> {
+  const status = answer.statusCode;
+  const bytesOut = answer.isBase64Encoded ? Buffer.byteLength(answer.body, 'base64') : Buffer.byteLength(answer.body);
+  const perRoute: MetricGroup['values'] = { S3Requests: 0 };
+  for (const [name, value] of counted()) perRoute[name] = value;
+  return {
+    status,
+    ...emfMembers([
+      {
+        dimensions: { Route: route, StatusClass: `${Math.floor(status / 100)}xx` },
+        values: { Requests: 1, Latency: ms, BytesIn: requestBytes(event), BytesOut: bytesOut },
+      },
+      { dimensions: { Route: route }, values: perRoute },
+    ]),
   };
 }
 

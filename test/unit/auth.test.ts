@@ -4,7 +4,7 @@ import { thrownBy } from '../support/thrown';
 
 const basic = (userPass: string, scheme = 'Basic'): string =>
   `${scheme} ${Buffer.from(userPass, 'utf8').toString('base64')}`;
-const RE_CODEX = { username: 're', password: 'codex' };
+const RE_CODEX = [{ username: 're', password: 'codex' }];
 
 function expectUnauthorized(fn: () => unknown): void {
   const thrown = thrownBy(fn);
@@ -58,21 +58,41 @@ describe('checkBasicAuth', () => {
   });
 
   it('splits at the first colon, so a password may contain colons', () => {
-    const expected = { username: 're', password: 'co:de:x' };
+    const expected = [{ username: 're', password: 'co:de:x' }];
     expect(() => checkBasicAuth(basic('re:co:de:x'), expected)).not.toThrow();
     expectUnauthorized(() => checkBasicAuth(basic('re:co'), expected));
     expectUnauthorized(() => checkBasicAuth(basic('re:co:de'), expected));
   });
 
   it('accepts no header at all for a configured username with a colon, which Basic cannot carry (RFC 7617 §2)', () => {
-    const expected = { username: 're:co', password: 'dex' };
+    const expected = [{ username: 're:co', password: 'dex' }];
     expectUnauthorized(() => checkBasicAuth(basic('re:co:dex'), expected));
     expectUnauthorized(() => checkBasicAuth(basic('re:co:dex', 'basic'), expected));
   });
 
   it('compares non-ASCII UTF-8 passwords exactly', () => {
-    const expected = { username: 'učitel', password: 'heslo-žluťoučký-🐎' };
+    const expected = [{ username: 'učitel', password: 'heslo-žluťoučký-🐎' }];
     expect(() => checkBasicAuth(basic('učitel:heslo-žluťoučký-🐎'), expected)).not.toThrow();
     expectUnauthorized(() => checkBasicAuth(basic('učitel:heslo-zlutoucky-🐎'), expected));
+  });
+
+  it('accepts either of two credentials (a password being rotated) and nothing else', () => {
+    const both = [
+      { username: 're', password: 'old-password' },
+      { username: 're', password: 'new-password' },
+    ];
+    for (const header of [basic('re:old-password'), basic('re:new-password'), basic('re:new-password', 'basic')]) {
+      expect(() => checkBasicAuth(header, both)).not.toThrow();
+    }
+    // Neither line's user with the other line's password, nor the two mixed.
+    const crossed = [
+      { username: 'api', password: 'one' },
+      { username: 'worker', password: 'two' },
+    ];
+    expect(() => checkBasicAuth(basic('worker:two'), crossed)).not.toThrow();
+    for (const header of [basic('api:two'), basic('worker:one'), basic('re:old-passwordnew-password')]) {
+      expectUnauthorized(() => checkBasicAuth(header, crossed));
+    }
+    expectUnauthorized(() => checkBasicAuth(basic('re:old-password'), []));
   });
 });

@@ -1,5 +1,6 @@
 import { S3Client } from '@aws-sdk/client-s3';
 import { config } from '../../config';
+import { count } from '../../util/invocation';
 import { PARALLEL_REQUESTS } from '../object-store';
 
 let client: S3Client | undefined;
@@ -57,5 +58,15 @@ export function s3(): S3Client {
       httpsAgent: { maxSockets: S3_MAX_SOCKETS },
     },
   });
+  // Counts every HTTP request sent for the invocation running now (lib/util/invocation.ts), for its `S3Requests`
+  // metric. In the deserialize step, which the retry middleware (finalizeRequest) runs once per attempt: S3 bills a
+  // retried request as often as it was sent.
+  client.middlewareStack.add(
+    (next) => (args) => {
+      count('S3Requests');
+      return next(args);
+    },
+    { step: 'deserialize', name: 'countS3Requests' },
+  );
   return client;
 }

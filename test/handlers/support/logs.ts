@@ -13,15 +13,20 @@ export async function captureLogs<T>(
 ): Promise<{ result: PromiseSettledResult<T>; lines: LogLine[] }> {
   const lines: LogLine[] = [];
   const saved = process.env.LOG_LEVEL;
-  const record = (text: unknown): void => {
-    try {
-      lines.push(JSON.parse(String(text)) as LogLine);
-    } catch {
-      // Not one of ours.
+  const record = (chunk: unknown): boolean => {
+    for (const text of String(chunk).split('\n')) {
+      try {
+        const parsed: unknown = JSON.parse(text);
+        if (typeof parsed === 'object' && parsed !== null) lines.push(parsed as LogLine);
+      } catch {
+        // Not one of ours.
+      }
     }
+    return true;
   };
-  const log = jest.spyOn(console, 'log').mockImplementation(record);
-  const error = jest.spyOn(console, 'error').mockImplementation(record);
+  // The log writes to the process's streams themselves, not through `console` (lib/util/log.ts).
+  const log = jest.spyOn(process.stdout, 'write').mockImplementation(record);
+  const error = jest.spyOn(process.stderr, 'write').mockImplementation(record);
   process.env.LOG_LEVEL = 'info';
   try {
     const [result] = await Promise.allSettled([body()]);
