@@ -50,8 +50,9 @@ export function log(level: Level, message: string, fields: Record<string, unknow
     level,
     message,
     time: new Date().toISOString(),
-    ...invocationFields(),
     ...fields,
+    // Last: a line cannot pass for another request's.
+    ...invocationFields(),
   });
   if (level === 'error') output().error(line);
   else output().log(line);

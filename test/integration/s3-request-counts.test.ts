@@ -4,12 +4,16 @@
  * fails here. They are counted on the wire, by the proxy between the handlers and a real S3-compatible server
  * (test/support/fault-proxy.ts, here injecting nothing), so every HTTP request counts, retries included.
  *
+ * Each request's own count of its S3 requests, which its summary line reports as a metric, is checked against the
+ * wire too.
+ *
  * With S3_ENDPOINT set the local stack delivers no S3 notifications; the archiver is invoked here with the event S3
  * would send for the manifest, which is exactly what the deployment does, and counted as an operation of its own.
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { handler as archiver } from '../../functions/archiver';
 import { type FaultStack, startFaultStack } from '../faults/support/fault-stack';
+import { captureLogs } from '../handlers/support/logs';
 import { manifestEvent } from '../handlers/support/s3-events';
 import { send } from '../support/http';
 import { file, multipart } from '../support/multipart';
@@ -39,12 +43,18 @@ type Tally = Record<string, number>;
  */
 async function counted(run: () => Promise<void>): Promise<Tally> {
   const from = stack.proxy.stats.log.length;
-  await run();
+  const { result, lines } = await captureLogs(run);
+  if (result.status === 'rejected') throw result.reason;
+  const sent = stack.proxy.stats.log.slice(from);
   const tally: Tally = {};
-  for (const { operation, key } of stack.proxy.stats.log.slice(from)) {
+  for (const { operation, key } of sent) {
     const name = `${operation} ${key.split('/')[0]}`.trim();
     tally[name] = (tally[name] ?? 0) + 1;
   }
+  // Each request and archiver record counts its own S3 requests for its metrics (the summary line's `S3Requests`,
+  // lib/util/metrics.ts): together they are what went over the wire.
+  const reported = lines.reduce((sum, line) => sum + (typeof line.S3Requests === 'number' ? line.S3Requests : 0), 0);
+  expect({ reportedByTheLines: reported }).toEqual({ reportedByTheLines: sent.length });
   return tally;
 }
 
