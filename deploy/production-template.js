@@ -20,12 +20,15 @@
  *   against the function's role, which may be seconds old) then exists before the bucket, so a failure there leaves
  *   no bucket behind, and no S3 event reaches the function before its retry and failure settings do.
  * - Numbers where CloudFormation wants numbers: `--param` values arrive as strings (cfn-lint E3012 in strict mode).
+ * - The dashboard's widgets, and with tracing=true active tracing of the functions and the stage
+ *   (deploy/observability.js).
  * - The skips of deploy/template-checks.yml, written into the resources' Metadata for cfn-lint and checkov.
  */
 const { readFileSync } = require('node:fs');
 const { join } = require('node:path');
 const { parse } = require('yaml');
 const { ACCOUNT_REGION_PLACEHOLDER } = require('./bucket-name');
+const { addDashboard, applyTracing, tracingOn } = require('./observability');
 
 class ProductionTemplate {
   constructor(serverless) {
@@ -62,6 +65,8 @@ class ProductionTemplate {
     addBaseUrlOutputs(template, this.serverless.service.provider);
     addThrottlesAlarm(template);
     notifyAlarmTopic(template, this.serverless.service.custom?.alarmTopicArn ?? '');
+    addDashboard(template, this.serverless.service.provider.environment?.METRICS_NAMESPACE);
+    applyTracing(template, tracingOn(this.serverless.service.custom?.tracing));
     applyCheckSkips(template, join(this.serverless.serviceDir, 'deploy/template-checks.yml'));
   }
 }

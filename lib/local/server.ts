@@ -351,7 +351,7 @@ async function handle(state: ServerState, req: IncomingMessage, res: ServerRespo
     sendJson(res, 502, { message: 'Internal server error' });
     return;
   }
-  writeAnswer(req, res, answer);
+  writeAnswer(req, res, answer, event.requestContext.requestId);
 }
 
 /** The event of a request, with no body yet. */
@@ -471,7 +471,12 @@ function lambdaContext(functionName: string): Context {
   };
 }
 
-function writeAnswer(req: IncomingMessage, res: ServerResponse, answer: APIGatewayProxyResult): void {
+function writeAnswer(
+  req: IncomingMessage,
+  res: ServerResponse,
+  answer: APIGatewayProxyResult,
+  requestId: string,
+): void {
   // HEAD keeps the handler's Content-Length (GET's length). A 304 has no content, and a Content-Length on it must
   // be the 200's or absent (RFC 9110 §8.6, §15.4.5), so it keeps the handler's headers, which carry none.
   const body = req.method === 'HEAD' || answer.statusCode === 304 ? undefined : answerBody(answer);
@@ -485,6 +490,9 @@ function writeAnswer(req: IncomingMessage, res: ServerResponse, answer: APIGatew
     if (!body || !isContentLength(name)) headers[name] = (multi[name] as (string | number | boolean)[]).map(String);
   }
   if (body) headers['Content-Length'] = String(body.length);
+  // As API Gateway answers a REST API request: the request id, which every log line of the request carries as
+  // `apiRequestId` (docs/deploy.md, "Logs").
+  headers['x-amzn-RequestId'] = requestId;
   res.writeHead(answer.statusCode, headers);
   res.end(body);
 }

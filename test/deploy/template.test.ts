@@ -5,8 +5,12 @@
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { type CfnResource, type CfnTemplate, type Packaged, packageService } from '../../scripts/package-service';
+import { dashboardBody, type PlottedMetric, plottedMetrics } from '../deployed/dashboard-check';
 import { readZip } from '../support/zip';
 import { destinationsTheRoleCannotReach, privateApiPolicyProblems, s3TargetsWithoutPermission } from './aws-refusals';
+
+// The plugin's own module (CommonJS, like the other local plugins).
+const { tracingOn } = require('../../deploy/observability') as { tracingOn: (value: unknown) => boolean };
 
 const VPCE = 'vpce-0a1b2c3d4e5f67890';
 const PARAMETER = '/recodex/test/credentials';
@@ -27,6 +31,8 @@ const OPTIONS = {
   resultRetentionDays: '180',
   noncurrentVersionDays: '10',
   logRetentionDays: '14',
+  tracing: 'true',
+  credentialsTtlSeconds: '60',
 };
 /** The account and region the tests resolve the template's expressions for. */
 const ACCOUNT = { 'AWS::Partition': 'aws', 'AWS::AccountId': '123456789012', 'AWS::Region': 'eu-west-1' };
@@ -691,6 +697,119 @@ describe('the production template', () => {
     for (const [, fn] of functions()) {
       const env = (fn.Properties.Environment as { Variables: Json }).Variables;
       expect(String(env.NODE_OPTIONS).split(' ')).toContain('--enable-source-maps');
+    }
+  });
+});
+
+describe('operating it: metrics, dashboard, tracing, rotation', () => {
+  const body = (t: CfnTemplate) => {
+    const dashboard = t.Resources.Dashboard as Resource;
+    return dashboardBody(dashboard.Properties.DashboardBody) as {
+      widgets: { type: string; properties: { title?: string; metrics?: unknown[][] } }[];
+    };
+  };
+  const titled = (t: CfnTemplate) => body(t).widgets.map((w) => w.properties.title ?? w.type);
+
+  it('name the metrics namespace of the stage, and re-read the credentials every credentialsTtlSeconds (300)', () => {
+    for (const [t, ttl] of [
+      [template, '300'],
+      [custom.template as CfnTemplate, '60'],
+    ] as const) {
+      for (const [, fn] of Object.entries(t.Resources).filter(([, r]) => r.Type === 'AWS::Lambda::Function')) {
+        const env = (fn.Properties.Environment as { Variables: Json }).Variables;
+        expect(env).toMatchObject({ METRICS_NAMESPACE: 'recodex-fileserver/dev', CREDENTIALS_TTL_SECONDS: ttl });
+      }
+    }
+  });
+
+  it('have a dashboard: requests and 4xx/5xx by route, p50/p99 latency, archive builds, the failure queue, Lambda throttles and concurrency, the cache hit rate', () => {
+    const dashboard = resource('Dashboard');
+    expect(dashboard.Type).toBe('AWS::CloudWatch::Dashboard');
+    expect(dashboard.Properties.DashboardName).toBe('recodex-fileserver-dev-eu-west-1');
+    expect(titled(template)).toEqual([
+      'text',
+      'Requests by route and status class',
+      '4xx answers by route',
+      '5xx answers by route',
+      'Latency p50 by route (2xx answers, ms)',
+      'Latency p99 by route (2xx answers, ms)',
+      'S3 requests by route',
+      'Archive builds by the archiver: duration (ms) and count',
+      'Archive builds in requests (POST, GET on demand): p99 duration (ms)',
+      'Exercise cache hit rate (%)',
+      'Failure queue: archive builds that failed every attempt',
+      'Lambda throttles',
+      'Lambda concurrent executions (max)',
+    ]);
+    const plotted = plottedMetrics(body(template));
+    const key = (p: PlottedMetric) =>
+      [p.namespace, p.name, ...Object.entries(p.dimensions).map(([k, v]) => `${k}=${v ?? '*'}`)].join(' ');
+    expect(plotted.map(key)).toEqual([
+      'recodex-fileserver/dev Requests Route=* StatusClass=*',
+      'recodex-fileserver/dev Requests Route=* StatusClass=4xx',
+      'recodex-fileserver/dev Requests Route=* StatusClass=5xx',
+      'recodex-fileserver/dev Latency Route=* StatusClass=2xx',
+      'recodex-fileserver/dev Latency Route=* StatusClass=2xx',
+      'recodex-fileserver/dev S3Requests Route=*',
+      'recodex-fileserver/dev ArchiveBuildDuration',
+      'recodex-fileserver/dev ArchiveBuildDuration',
+      'recodex-fileserver/dev ArchiveBuildDuration',
+      'recodex-fileserver/dev ArchiveBuilds',
+      'recodex-fileserver/dev ArchiveBuildDuration Route=*',
+      'recodex-fileserver/dev CacheHits Route=exercise',
+      'recodex-fileserver/dev CacheMisses Route=exercise',
+      'AWS/SQS ApproximateNumberOfMessagesVisible QueueName=substituted',
+      'AWS/SQS ApproximateAgeOfOldestMessage QueueName=substituted',
+      ...functions().map(() => 'AWS/Lambda Throttles FunctionName=substituted'),
+      ...functions().map(() => 'AWS/Lambda ConcurrentExecutions FunctionName=substituted'),
+    ]);
+    // What CloudWatch substitutes: the region, the queue's name, and every function's name.
+    const text = (dashboard.Properties.DashboardBody as { 'Fn::Sub': string })['Fn::Sub'];
+    const substituted = [...text.matchAll(/\$\{([^}]+)\}/g)].map((m) => m[1]);
+    expect(new Set(substituted)).toEqual(
+      new Set(['AWS::Region', 'ArchiverFailureQueue.QueueName', ...functions().map(([id]) => id)]),
+    );
+    // The percentiles and the cache's rate as CloudWatch computes them.
+    expect(text).toContain("'p99'");
+    expect(text).toContain('100 * FILL(hits, 0) / (FILL(hits, 0) + FILL(misses, 0))');
+    expect(titled(custom.template as CfnTemplate)).toEqual(titled(template));
+  });
+
+  it('traces nothing by default; with tracing=true, every function and the API stage, with X-Ray writes in each role', () => {
+    const xray = (t: CfnTemplate) =>
+      Object.values(t.Resources)
+        .filter((r) => r.Type === 'AWS::IAM::Role')
+        .map((role) => statementsOf(role).filter((st) => JSON.stringify(st.Action).includes('xray:')));
+    const stage = (t: CfnTemplate) =>
+      (Object.values(t.Resources).find((r) => r.Type === 'AWS::ApiGateway::Deployment') as Resource).Properties
+        .StageDescription;
+    for (const [, fn] of functions()) expect(fn.Properties).not.toHaveProperty('TracingConfig');
+    expect(xray(template).flat()).toEqual([]);
+    expect(JSON.stringify(stage(template) ?? {})).not.toContain('TracingEnabled');
+
+    const traced = custom.template as CfnTemplate;
+    const tracedFunctions = Object.values(traced.Resources).filter((r) => r.Type === 'AWS::Lambda::Function');
+    expect(tracedFunctions).toHaveLength(functions().length);
+    for (const fn of tracedFunctions) expect(fn.Properties.TracingConfig).toEqual({ Mode: 'Active' });
+    const grants = xray(traced);
+    expect(grants).toHaveLength(functions().length);
+    for (const statements of grants) {
+      expect(statements).toEqual([
+        { Effect: 'Allow', Action: ['xray:PutTraceSegments', 'xray:PutTelemetryRecords'], Resource: '*' },
+      ]);
+    }
+    const [condition, withLogs, withoutLogs] = (stage(traced) as { 'Fn::If': [string, Json, Json] })['Fn::If'];
+    expect(condition).toBe('ApiAccessLogs');
+    expect(withLogs).toMatchObject({ TracingEnabled: true, AccessLogSetting: expect.any(Object) });
+    expect(withoutLogs).toEqual({ TracingEnabled: true });
+  });
+
+  it('refuses a tracing value other than true or false', () => {
+    expect(tracingOn('true')).toBe(true);
+    expect(tracingOn('false')).toBe(false);
+    expect(tracingOn(undefined)).toBe(false);
+    for (const typo of ['yes', 'TRUE', '1', '']) {
+      expect(() => tracingOn(typo)).toThrow(`tracing must be true or false, not ${JSON.stringify(typo)}`);
     }
   });
 });

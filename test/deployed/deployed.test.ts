@@ -144,6 +144,47 @@ it('sends a build that fails every attempt to the failure queue, and logs the er
   expect(await readdir(logDir)).toContain('ArchiverLambdaFunction.log');
 });
 
+/** The JSON lines of a function's log (as CloudWatch Logs would hold them: one event per line). */
+async function logLines(logicalId: string): Promise<Record<string, unknown>[]> {
+  const text = await readFile(join(logDir, `${logicalId}.log`), 'utf8');
+  return text
+    .split('\n')
+    .filter((line) => line.startsWith('{'))
+    .map((line) => JSON.parse(line) as Record<string, unknown>);
+}
+
+it("follows a failing request through its function's log by the request id the gateway answered", async () => {
+  // A manifest naming a file that is not there: the archive GET builds on demand, and the build fails.
+  const id = freshId('failing');
+  const manifest = { version: 1, id, files: [{ path: 'gone.c', size: 3, etag: '"0123456789abcdef0123456789abcdef"' }] };
+  await stack.s3.send(
+    new PutObjectCommand({ Bucket: stack.bucket, Key: `manifests/${id}.json`, Body: JSON.stringify(manifest) }),
+  );
+  const answer = await send(stack.url, 'GET', `/submission_archives/${id}.zip`);
+  expect(answer.status).toBe(500);
+  const requestId = answer.headers['x-amzn-requestid'];
+  expect(requestId).toEqual(expect.any(String));
+  const lines = (await logLines('ArchivesLambdaFunction')).filter((line) => line.apiRequestId === requestId);
+  expect(lines.map((line) => line.message)).toEqual(['request failed', 'request']);
+  const [failed, summary] = lines as [Record<string, unknown>, Record<string, unknown>];
+  for (const line of lines) {
+    expect(line).toMatchObject({
+      apiRequestId: requestId,
+      lambdaRequestId: failed.lambdaRequestId,
+      function: 'recodex-fileserver-dev-archives',
+      coldStart: expect.any(Boolean),
+      Route: 'submission_archives',
+      method: 'GET',
+    });
+  }
+  expect(failed.lambdaRequestId).toEqual(expect.any(String));
+  expect(failed.errorMessage).toContain('gone.c');
+  expect(summary).toMatchObject({ status: 500, StatusClass: '5xx', Requests: 1, _aws: expect.any(Object) });
+  // No other line of the function carries one id without the other.
+  const all = await logLines('ArchivesLambdaFunction');
+  expect(all.filter((line) => line.lambdaRequestId === failed.lambdaRequestId)).toEqual(lines);
+});
+
 describe('the large-upload route, for every target (each grant of the uploads role in use)', () => {
   const ask = async <T>(target: string, body: unknown): Promise<T> => {
     const answer = await askUpload(stack.url, target, body);

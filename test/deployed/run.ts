@@ -16,6 +16,8 @@
  *    (`npm run smoke`) through it.
  * 6. Checks every AWS call each function made against its role (iam-check.ts), and each function's peak memory
  *    against its MemorySize. Any failure, a denied call, an unexplained unused grant or a missing tool fails the tier.
+ * 6. Reads the EMF documents of the functions' logs: each must follow the specification, and every metric the
+ *    template's dashboard plots must be one of them (dashboard-check.ts).
  */
 import { execFile, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -45,6 +47,7 @@ import {
   s3TargetsWithoutPermission,
 } from '../deploy/aws-refusals';
 import { type AwsCall, type Recorder, startRecorder } from './aws-recorder';
+import { dashboardBody, emittedInLogs, notEmitted, plottedMetrics } from './dashboard-check';
 import { deployedFunctions } from './deployed-functions';
 import { checkCalls } from './iam-check';
 import { type EmulatorOptions, LambdaEmulator, type Tools } from './lambda-emulator';
@@ -54,6 +57,11 @@ import { type NotificationBridge, startNotificationBridge } from './s3-notificat
 import { DeployedTemplate } from './template';
 
 const root = join(__dirname, '../..');
+/**
+ * Added to the guide's deploy command: a short credentials TTL, so that rotation.test.ts rotates the password in
+ * seconds (the guide's default is 300).
+ */
+const CREDENTIALS_TTL_SECONDS = '2';
 const LOCALSTACK_PORT = Number(process.env.LOCALSTACK_PORT ?? 4566);
 const LOCALSTACK = `http://127.0.0.1:${LOCALSTACK_PORT}`;
 /** LocalStack's documented test keys: not secrets. */
@@ -193,6 +201,8 @@ async function main(): Promise<number> {
   say(`tools: ${found.rie}, ${found.node22}, ${found.ric}`);
 
   const command = await guideDeployCommand();
+  command.args.push(`--param=credentialsTtlSeconds=${CREDENTIALS_TTL_SECONDS}`);
+  command.params.credentialsTtlSeconds = CREDENTIALS_TTL_SECONDS;
   const region = command.region;
   const client = { endpoint: LOCALSTACK, region, credentials: TEST_KEYS };
   const s3 = new S3Client({ ...client, forcePathStyle: true });
@@ -373,6 +383,9 @@ async function main(): Promise<number> {
       DEPLOYED_FAILURE_QUEUE_URL: bridge.failureQueueUrl ?? '',
       DEPLOYED_LOG_DIR: logDir,
       DEPLOYED_CONTROL_URL: url(control),
+      DEPLOYED_CREDENTIALS_PARAMETER: parameter,
+      DEPLOYED_CREDENTIALS: credentials,
+      DEPLOYED_CREDENTIALS_TTL_SECONDS: CREDENTIALS_TTL_SECONDS,
       AWS_ACCESS_KEY_ID: 'test',
       AWS_SECRET_ACCESS_KEY: 'test',
       AWS_REGION: region,
@@ -413,6 +426,8 @@ async function main(): Promise<number> {
         if (!reason) failures.push(`${report.fn}: ${grant.action} on ${grant.resource} is granted but never used`);
       }
     }
+    failures.push(...(await checkDashboard(template, logDir, functions[0]?.environment.METRICS_NAMESPACE)));
+
     const unmapped = calls.filter((c) => c.action.includes('unmapped'));
     for (const call of unmapped) failures.push(`${call.fn}: an AWS call the recorder cannot name: ${call.request}`);
     console.log(`\nS3 notifications: ${bridge.stats.delivered} delivered, ${bridge.stats.failed} failed every attempt`);
@@ -463,6 +478,38 @@ async function runSmoke(target: string, username: string, password: string): Pro
     const e = err as { code?: number; stdout?: string; stderr?: string; message?: string };
     return { code: typeof e.code === 'number' ? e.code : 1, output: `${e.stdout ?? ''}${e.stderr ?? e.message ?? ''}` };
   }
+}
+
+/**
+ * Every EMF document the functions wrote follows the specification, and every metric of the service's namespace that
+ * the dashboard plots is one of those emitted.
+ */
+async function checkDashboard(
+  template: DeployedTemplate,
+  logDir: string,
+  namespace: string | undefined,
+): Promise<string[]> {
+  if (!namespace) return ['the functions have no METRICS_NAMESPACE'];
+  const emitted = await emittedInLogs(logDir);
+  const failures = emitted.invalid.map(({ file, problems, line }) => `${file}: ${problems.join('; ')}: ${line}`);
+  const distinct = new Set(emitted.metrics.map((m) => `${m.name} ${JSON.stringify(m.dimensions)}`));
+  console.log(
+    `\nEMF: ${emitted.documents} documents in the logs, ${emitted.invalid.length} invalid, ${distinct.size} distinct metrics`,
+  );
+  for (const metric of [...distinct].sort()) console.log(`  ${metric}`);
+  const plotted = plottedMetrics(dashboardBody(template.resource('Dashboard').Properties.DashboardBody));
+  const own = plotted.filter((p) => p.namespace === namespace);
+  const missing = notEmitted(plotted, emitted.metrics, namespace);
+  console.log(
+    `dashboard: ${plotted.length} metrics and searches plotted, ${own.length} of ${namespace}, ${missing.length} not emitted`,
+  );
+  for (const p of missing) {
+    failures.push(
+      `the dashboard's "${p.widget}" plots ${p.name} ${JSON.stringify(p.dimensions)}, which no function emitted`,
+    );
+  }
+  if (own.length === 0) failures.push(`the dashboard plots nothing of ${namespace}`);
+  return failures;
 }
 
 main().then(

@@ -69,47 +69,54 @@ export function emfProblems(line: string): string[] {
   if (!Number.isInteger(meta.Timestamp)) problems.push('_aws.Timestamp must be an integer (ms since the epoch)');
   const directives = meta.CloudWatchMetrics;
   if (!Array.isArray(directives)) return [...problems, '_aws.CloudWatchMetrics must be an array'];
-  directives.forEach((directive: unknown, d) => {
-    const at = `CloudWatchMetrics[${d}]`;
-    if (!isObject(directive)) return void problems.push(`${at} is not an object`);
-    const { Namespace, Dimensions, Metrics } = directive;
-    if (typeof Namespace !== 'string' || Namespace.length < 1 || Namespace.length > 1024) {
-      problems.push(`${at}.Namespace must be a string of 1 to 1024 characters`);
-    } else if (Namespace.startsWith('AWS/')) problems.push(`${at}.Namespace must not start with AWS/`);
-    if (!Array.isArray(Dimensions) || Dimensions.length < 1) {
-      problems.push(`${at}.Dimensions must be an array of at least one DimensionSet`);
-    } else {
-      Dimensions.forEach((set: unknown, s) => {
-        if (!Array.isArray(set) || set.length > 30) {
-          return void problems.push(`${at}.Dimensions[${s}] must be an array of at most 30 keys`);
-        }
-        for (const key of set) {
-          if (typeof key !== 'string' || key.length < 1 || key.length > 250) {
-            problems.push(`${at}.Dimensions[${s}] has a key that is not a string of 1 to 250 characters`);
-          } else if (typeof root[key] !== 'string') {
-            problems.push(`the dimension ${key} must be a string member of the root node`);
-          } else if ((root[key] as string).length > 1024) problems.push(`the dimension ${key} is over 1024 characters`);
-        }
-      });
+  for (const [d, directive] of (directives as unknown[]).entries()) {
+    problems.push(...directiveProblems(`CloudWatchMetrics[${d}]`, directive, root));
+  }
+  return problems;
+}
+
+function directiveProblems(at: string, directive: unknown, root: Record<string, unknown>): string[] {
+  if (!isObject(directive)) return [`${at} is not an object`];
+  const problems: string[] = [];
+  const { Namespace, Dimensions, Metrics } = directive;
+  if (typeof Namespace !== 'string' || Namespace.length < 1 || Namespace.length > 1024) {
+    problems.push(`${at}.Namespace must be a string of 1 to 1024 characters`);
+  } else if (Namespace.startsWith('AWS/')) problems.push(`${at}.Namespace must not start with AWS/`);
+  if (!Array.isArray(Dimensions) || Dimensions.length < 1) {
+    problems.push(`${at}.Dimensions must be an array of at least one DimensionSet`);
+  } else {
+    for (const [s, set] of (Dimensions as unknown[]).entries()) {
+      if (!Array.isArray(set) || set.length > 30) {
+        problems.push(`${at}.Dimensions[${s}] must be an array of at most 30 keys`);
+        continue;
+      }
+      for (const key of set) {
+        if (typeof key !== 'string' || key.length < 1 || key.length > 250) {
+          problems.push(`${at}.Dimensions[${s}] has a key that is not a string of 1 to 250 characters`);
+        } else if (typeof root[key] !== 'string') {
+          problems.push(`the dimension ${key} must be a string member of the root node`);
+        } else if ((root[key] as string).length > 1024) problems.push(`the dimension ${key} is over 1024 characters`);
+      }
     }
-    if (!Array.isArray(Metrics) || Metrics.length > 100) {
-      return void problems.push(`${at}.Metrics must be an array of at most 100 MetricDefinitions`);
+  }
+  if (!Array.isArray(Metrics) || Metrics.length > 100) {
+    return [...problems, `${at}.Metrics must be an array of at most 100 MetricDefinitions`];
+  }
+  for (const [m, metric] of (Metrics as unknown[]).entries()) {
+    if (!isObject(metric) || typeof metric.Name !== 'string' || metric.Name.length < 1) {
+      problems.push(`${at}.Metrics[${m}] must have a Name`);
+      continue;
     }
-    Metrics.forEach((metric: unknown, m) => {
-      if (!isObject(metric) || typeof metric.Name !== 'string' || metric.Name.length < 1) {
-        return void problems.push(`${at}.Metrics[${m}] must have a Name`);
-      }
-      if (metric.Unit !== undefined && (typeof metric.Unit !== 'string' || !UNITS.has(metric.Unit))) {
-        problems.push(`${at}.Metrics[${m}].Unit ${JSON.stringify(metric.Unit)} is not a CloudWatch unit`);
-      }
-      if (metric.StorageResolution !== undefined && ![1, 60].includes(metric.StorageResolution as number)) {
-        problems.push(`${at}.Metrics[${m}].StorageResolution must be 1 or 60`);
-      }
-      const value = root[metric.Name];
-      const numbers = Array.isArray(value) ? value.length <= 100 && value.every(isNumber) : isNumber(value);
-      if (!numbers) problems.push(`the metric ${metric.Name} must be a number (or up to 100) on the root node`);
-    });
-  });
+    if (metric.Unit !== undefined && (typeof metric.Unit !== 'string' || !UNITS.has(metric.Unit))) {
+      problems.push(`${at}.Metrics[${m}].Unit ${JSON.stringify(metric.Unit)} is not a CloudWatch unit`);
+    }
+    if (metric.StorageResolution !== undefined && ![1, 60].includes(metric.StorageResolution as number)) {
+      problems.push(`${at}.Metrics[${m}].StorageResolution must be 1 or 60`);
+    }
+    const value = root[metric.Name];
+    const numbers = Array.isArray(value) ? value.length <= 100 && value.every(isNumber) : isNumber(value);
+    if (!numbers) problems.push(`the metric ${metric.Name} must be a number (or up to 100) on the root node`);
+  }
   return problems;
 }
 
@@ -135,7 +142,7 @@ export function emittedMetrics(line: string): EmittedMetric[] {
   );
 }
 
-/** Whether a line is meant as an EMF document (it carries `_aws`), valid or not. */
+/** Whether a line is meant as an EMF document (it carries `_aws`), valid or not (e.g. with a prefix before it). */
 export function looksLikeEmf(line: string): boolean {
-  return line.startsWith('{') && line.includes('"_aws"');
+  return line.includes('"_aws"');
 }
