@@ -1,7 +1,7 @@
 /**
  * Package sizes and cold load times of the Lambda bundles.
  *
- *   npx tsx bench/packages.ts [--runs 7] [--skip-package]
+ *   npx tsx bench/packages.ts [--runs 7] [--skip-package] [--check]
  *
  * Unless --skip-package it runs `osls package` (with the deploy params below), then for every function of
  * .serverless/serverless-state.json (or every .serverless/*.zip) it measures the zip, extracts it, and times
@@ -11,6 +11,12 @@
  * nor start network calls at require time, which one extra instrumented run per function checks.
  * Bounds (flagged): zip ≥ 400 KB, median cold load ≥ 150 ms. KB = 1000 bytes, KiB = 1024.
  * Results: a table on the terminal and bench/results/packages.json.
+ *
+ * --check (`npm run check:packages`, run by CI after `npm run package`): the bounds as a test. It measures the
+ * packages already built, writes no results file, and exits 1 if any function is flagged. The cold load is judged
+ * by its median wall time, unless that is more than 1.25 × the median CPU time of the same loads: then the children
+ * waited for a CPU that other processes held (CI and other work share 2 cores here), the wall time measures them,
+ * and the median CPU time, which they do not inflate, is judged instead. The table says which was.
  */
 import { type SpawnOptions, spawn } from 'node:child_process';
 import {
@@ -296,6 +302,16 @@ async function nodeChild(script: string, args: string[]): Promise<string> {
   return last;
 }
 
+/**
+ * The cold load a bound is applied to: the median wall time, or the median CPU time when the wall time is more than
+ * 1.25 × that (the children waited for a CPU other processes held, which a Lambda instance does not share).
+ */
+function coldLoad(wallMedian: number, cpuMedian: number): { ms: number; judged: 'wall' | 'cpu, machine busy' } {
+  return wallMedian > 1.25 * cpuMedian
+    ? { ms: cpuMedian, judged: 'cpu, machine busy' }
+    : { ms: wallMedian, judged: 'wall' };
+}
+
 function median(values: number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
   const middle = Math.floor(sorted.length / 2);
@@ -308,7 +324,11 @@ const kib = (bytes: number): number => bytes / 1024;
 
 async function main(): Promise<void> {
   const { values } = parseArgs({
-    options: { runs: { type: 'string', default: '7' }, 'skip-package': { type: 'boolean', default: false } },
+    options: {
+      runs: { type: 'string', default: '7' },
+      'skip-package': { type: 'boolean', default: false },
+      check: { type: 'boolean', default: false },
+    },
   });
   const runs = Number(values.runs);
   if (!Number.isInteger(runs) || runs < 1) throw new Error(`--runs must be a positive integer, got ${values.runs}`);
@@ -352,7 +372,9 @@ async function main(): Promise<void> {
       const cpuMs = { median: median(cpu), runs: cpu };
       const flags: string[] = [];
       if (p.zippedBytes >= MAX_ZIP_BYTES) flags.push(`zip ≥ ${kb(MAX_ZIP_BYTES)} KB`);
-      if (coldLoadMs.median >= MAX_COLD_LOAD_MS) flags.push(`cold load ≥ ${MAX_COLD_LOAD_MS} ms`);
+      if (coldLoad(coldLoadMs.median, cpuMs.median).ms >= MAX_COLD_LOAD_MS) {
+        flags.push(`cold load ≥ ${MAX_COLD_LOAD_MS} ms (${coldLoad(coldLoadMs.median, cpuMs.median).judged})`);
+      }
       if (handlerType !== 'function') flags.push(`handler ${p.exportPath} is ${handlerType}`);
       if (probe.network.length > 0) flags.push(`network at require: ${probe.network.join(', ')}`);
       if (probe.errors.length > 0) flags.push(`uncaught after require: ${probe.errors.join(', ')}`);
@@ -395,7 +417,7 @@ async function main(): Promise<void> {
     const preempted = rows.filter((row) => row.coldLoadMs.median > 1.25 * row.cpuMs.median);
     if (preempted.length > 0) {
       console.log(
-        `note: wall time ≫ CPU time for ${preempted.map((row) => row.function).join(', ')}: the children waited for the CPU or disk, the load times are inflated`,
+        `note: wall time ≫ CPU time for ${preempted.map((row) => row.function).join(', ')}: the children waited for the CPU or disk, the load times are inflated, and their bound is judged by the CPU time`,
       );
     }
     const flagged = rows.filter((row) => row.flags.length > 0);
@@ -405,6 +427,10 @@ async function main(): Promise<void> {
         : `\nall ${rows.length} functions within bounds (zip < ${kb(MAX_ZIP_BYTES)} KB, cold load < ${MAX_COLD_LOAD_MS} ms)`,
     );
 
+    if (values.check) {
+      if (flagged.length > 0) process.exitCode = 1;
+      return;
+    }
     mkdirSync(dirname(resultsFile), { recursive: true });
     const result = {
       when: new Date().toISOString(),
