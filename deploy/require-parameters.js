@@ -29,6 +29,12 @@ class RequireParameters {
         `credentialsParameter must be a full SSM parameter name starting with "/", not ${JSON.stringify(parameter)}.`,
       );
     }
+    const ttl = String(provider.environment?.CREDENTIALS_TTL_SECONDS ?? '300');
+    if (!/^[1-9][0-9]*$/.test(ttl)) {
+      problems.push(
+        `credentialsTtlSeconds must be a whole number of seconds (default 300), not ${JSON.stringify(ttl)}.`,
+      );
+    }
     const endpoints = (provider.vpcEndpointIds ?? []).filter((id) => typeof id === 'string' && id !== '');
     if (endpoints.length === 0 || endpoints.some((id) => !/^vpce-[0-9a-f]+$/.test(id))) {
       problems.push(

@@ -23,6 +23,7 @@ const VARIANTS: Record<string, Record<string, string>> = {
     bucketVersioning: 'true',
     archiverReservedConcurrency: '5',
     apiAccessLogs: 'true',
+    tracing: 'true',
     submissionRetentionDays: '365',
     resultRetentionDays: '365',
     refuseFoldedCollisions: 'true',

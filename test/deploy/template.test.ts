@@ -320,8 +320,16 @@ describe('the functions', () => {
 
 describe('deploying', () => {
   it('refuses to package without the credentials parameter or the VPC endpoint, and says what to pass', async () => {
-    const [refused, noCredentials] = await Promise.all([packageService({}), packageService({ vpcEndpointIds: VPCE })]);
+    const [refused, noCredentials, badTtl] = await Promise.all([
+      packageService({}),
+      packageService({ vpcEndpointIds: VPCE }),
+      packageService({ vpcEndpointIds: VPCE, credentialsParameter: PARAMETER, credentialsTtlSeconds: '5m' }),
+    ]);
     try {
+      expect(badTtl.code).not.toBe(0);
+      expect(badTtl.output).toContain(
+        'credentialsTtlSeconds must be a whole number of seconds (default 300), not "5m"',
+      );
       expect(refused.code).not.toBe(0);
       expect(refused.output).toContain('Refusing to package the fileserver');
       expect(refused.output).toContain('credentialsParameter is missing');
@@ -329,7 +337,7 @@ describe('deploying', () => {
       expect(noCredentials.code).not.toBe(0);
       expect(noCredentials.output).toContain('credentialsParameter is missing');
     } finally {
-      await Promise.all([refused.close(), noCredentials.close()]);
+      await Promise.all([refused.close(), noCredentials.close(), badTtl.close()]);
     }
   }, 120_000);
 
