@@ -126,3 +126,64 @@ function logAxis(min: number, max: number, width: number): LogAxis {
   for (let tick = min; tick <= end * 1.0001; tick *= 10) ticks.push(Number(tick.toPrecision(1)));
   return Object.assign(axis, { ticks });
 }
+
+export interface LatencySeries {
+  /** A run's label, e.g. "before (61ed380)". */
+  label: string;
+  /** By row name; a row this run did not measure is left out. */
+  values: Record<string, { p50Ms: number; p99Ms: number }>;
+}
+
+/** The latency chart of `npm run bench:deployed`: one row per operation, a p50/p99 bar per run, on a log scale. */
+export function renderLatencyChart(
+  title: string,
+  subtitle: string,
+  rows: readonly string[],
+  series: readonly LatencySeries[],
+): string {
+  const labelWidth = 220;
+  const barsWidth = WIDTH - labelWidth - 120;
+  const rowHeight = series.length * (BAR_HEIGHT + 4) + ROW_GAP;
+  const height = TOP + rows.length * rowHeight + 64;
+  const out: string[] = [
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${WIDTH}" height="${height}" viewBox="0 0 ${WIDTH} ${height}" font-family="Helvetica, Arial, sans-serif" font-size="12">`,
+    `<rect width="${WIDTH}" height="${height}" fill="#ffffff"/>`,
+    text(16, 24, title, 'font-size="16" font-weight="bold"'),
+    text(16, 44, subtitle, 'fill="#555"'),
+    text(labelWidth, TOP - 8, 'latency ms, log scale: p50 dark, p99 light', 'fill="#333" font-weight="bold"'),
+  ];
+  const values = series.flatMap((run) => Object.values(run.values));
+  const axis = logAxis(1, Math.max(10, ...values.map((v) => v.p99Ms)), barsWidth);
+  const bottom = TOP + rows.length * rowHeight - ROW_GAP + 4;
+  for (const tick of axis.ticks) {
+    const x = labelWidth + axis(tick);
+    out.push(`<line x1="${x.toFixed(1)}" y1="${TOP - 4}" x2="${x.toFixed(1)}" y2="${bottom}" stroke="#ddd"/>`);
+    out.push(text(x - 6, bottom + 14, tick.toLocaleString('en-US'), 'fill="#555"'));
+  }
+  rows.forEach((row, rowIndex) => {
+    const y = TOP + rowIndex * rowHeight;
+    out.push(text(16, y + rowHeight / 2 - 4, row, 'font-weight="bold"'));
+    series.forEach((run, runIndex) => {
+      const value = run.values[row];
+      const barY = y + runIndex * (BAR_HEIGHT + 4);
+      const color = COLORS[runIndex % COLORS.length] as string;
+      if (!value) {
+        out.push(text(labelWidth, barY + 12, 'not measured', 'fill="#999"'));
+        return;
+      }
+      const p50 = axis(value.p50Ms);
+      const p99 = axis(value.p99Ms);
+      out.push(rect(labelWidth, barY, p99, BAR_HEIGHT, color, 'fill-opacity="0.35"'));
+      out.push(rect(labelWidth, barY, p50, BAR_HEIGHT, color));
+      out.push(text(labelWidth + p99 + 6, barY + 12, `${fixed(value.p50Ms)} · ${fixed(value.p99Ms)}`));
+    });
+  });
+  const legendY = height - 24;
+  series.forEach((run, index) => {
+    const x = 16 + index * 360;
+    out.push(rect(x, legendY - 10, 12, 12, COLORS[index % COLORS.length] as string));
+    out.push(text(x + 18, legendY, run.label));
+  });
+  out.push('</svg>');
+  return `${out.join('\n')}\n`;
+}

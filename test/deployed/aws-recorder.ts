@@ -21,6 +21,30 @@ export interface AwsCall {
   request: string;
 }
 
+/** One S3 request a function sent itself (signed in its headers, not with a URL it presigned), and its answer. */
+export interface S3Exchange {
+  fn: string;
+  method: string;
+  /** The request as it arrived, without the query's values (`GET /bucket/key`, `GET /bucket?list-type&prefix`). */
+  request: string;
+  /** `performance.now()` when it arrived, and when its answer's headers went back to the function. */
+  arrivedAt: number;
+  answeredAt: number;
+  /** With a hold (`holdS3Ms`): the round it was answered in, numbered across all functions. */
+  round?: number;
+}
+
+export interface RecorderOptions {
+  /**
+   * S3's latency inside a region, which LocalStack on the same host does not have (bench/deployed.ts): every S3
+   * request a function signs itself is answered this many ms after the last of the requests it sent together with
+   * it, and never before LocalStack answered (`S3Latency`).
+   */
+  holdS3Ms?: number;
+  /** Where each such S3 request is appended once answered. */
+  exchanges?: S3Exchange[];
+}
+
 export interface Recorder {
   endpoint: string;
   close(): Promise<void>;
@@ -51,11 +75,17 @@ export async function startRecorder(
   functionsByKey: ReadonlyMap<string, string>,
   target: RecorderTarget,
   calls: AwsCall[],
+  options: RecorderOptions = {},
 ): Promise<Recorder> {
+  const latency = new S3Latency(options.holdS3Ms ?? 0);
   const server: Server = createServer((req, res) => {
+    const arrivedAt = performance.now();
     const fn = functionsByKey.get(accessKeyOf(req) ?? '');
     const chunks: Buffer[] = [];
     const isSsm = /^Amazon(SSM|SQS)\./.test(String(req.headers['x-amz-target'] ?? ''));
+    // An S3 request the function signed itself: one its own code sent (a presigned URL carries the key in its query).
+    const ownS3 = fn !== undefined && !isSsm && String(req.headers.authorization ?? '').includes('Credential=');
+    const held = ownS3 ? latency.join(fn as string) : undefined;
     // S3 bodies stream through; the small JSON bodies of SSM and SQS are read first, to name the resource.
     if (isSsm) req.on('data', (chunk: Buffer) => chunks.push(chunk));
     const forward = (body?: Buffer) => {
@@ -70,8 +100,26 @@ export async function startRecorder(
             const bucketArn = call.resource.slice(0, call.resource.indexOf('/'));
             calls.push({ ...call, action: 's3:ListBucket', resource: bucketArn, request: `404 of ${call.request}` });
           }
-          res.writeHead(answer.statusCode ?? 502, answer.headers);
-          answer.pipe(res);
+          const reply = (): void => {
+            res.writeHead(answer.statusCode ?? 502, answer.headers);
+            answer.pipe(res);
+            if (ownS3) {
+              // The path and the names of the query's parameters (a listing is `?list-type=2`), no signature.
+              const [path, query = ''] = (req.url ?? '/').split('?');
+              const names = [...new URLSearchParams(query).keys()].join('&');
+              const request = `${req.method} ${path}${names ? `?${names}` : ''}`;
+              options.exchanges?.push({
+                fn: fn as string,
+                method: req.method ?? 'GET',
+                request,
+                arrivedAt,
+                answeredAt: performance.now(),
+                ...(held?.round !== undefined ? { round: held.round } : {}),
+              });
+            }
+          };
+          if (held) held.released.then(reply);
+          else reply();
         },
       );
       upstream.on('error', () => res.destroy());
@@ -91,6 +139,50 @@ export async function startRecorder(
         server.close(() => done());
       }),
   };
+}
+
+/**
+ * Holds a function's S3 answers as S3's latency would. The requests a function sends less than `holdMs` apart form a
+ * round, and the whole round is answered `holdMs` after its last request arrived: as S3 answers a request tens of
+ * milliseconds after it was sent, a round's last answer comes that long after its last request. A request can only
+ * depend on an answer it has seen, and none is seen before its round ends, so a request that arrives while a round
+ * is open belongs with it, and the rounds an operation's requests fall into are its S3 round trips in a row (its
+ * depth, docs/benchmarks.md). With no hold, requests pass at once and have no round.
+ */
+class S3Latency {
+  private readonly open = new Map<string, Round>();
+  private rounds = 0;
+
+  constructor(private readonly holdMs: number) {}
+
+  /** The round of a request `fn` sent now, and when its answer may go back; none without a hold. */
+  join(fn: string): { round: number; released: Promise<void> } | undefined {
+    if (this.holdMs <= 0) return undefined;
+    const round = this.open.get(fn) ?? this.start(fn);
+    clearTimeout(round.timer);
+    round.timer = setTimeout(() => {
+      this.open.delete(fn);
+      round.release();
+    }, this.holdMs);
+    return { round: round.id, released: round.released };
+  }
+
+  private start(fn: string): Round {
+    let release = (): void => undefined;
+    const released = new Promise<void>((done) => {
+      release = done;
+    });
+    const round: Round = { id: ++this.rounds, release, released, timer: undefined };
+    this.open.set(fn, round);
+    return round;
+  }
+}
+
+interface Round {
+  id: number;
+  release: () => void;
+  released: Promise<void>;
+  timer: NodeJS.Timeout | undefined;
 }
 
 function describe(

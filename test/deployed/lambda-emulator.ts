@@ -6,8 +6,11 @@
  * proxy in front of LocalStack. Nothing of the machine's environment leaks in (no NODE_OPTIONS of npm, no AWS_*).
  */
 import { type ChildProcess, spawn } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
-import { readdir, readFile } from 'node:fs/promises';
+import { readdir, readFile, writeFile } from 'node:fs/promises';
+import { createServer, request, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { connect } from 'node:net';
 import { dirname } from 'node:path';
 import type { FunctionSpec } from './template';
@@ -30,12 +33,51 @@ export interface EmulatorOptions {
   invokePort: number;
   runtimeApiPort: number;
   logFile: string;
+  /**
+   * Measure each cold start's init duration (`initMs`): the emulator reports none of its own (its "Init Duration" is
+   * the time to start the runtime process, not to initialise it), so the runtime is pointed at a proxy of the runtime
+   * API, which sees when it first asks for an invocation, that is when its init is done.
+   */
+  measureInit?: boolean;
 }
 
 export interface InvokeResult {
   payload: string;
   /** Set when the function threw (Lambda's X-Amz-Function-Error: Unhandled). */
   functionError: boolean;
+  /** The invocation's request id, which its `REPORT` line names. */
+  requestId: string;
+}
+
+/**
+ * The emulator's `REPORT` line of one invocation, as Lambda writes it to CloudWatch Logs. Duration, billed duration
+ * (the duration rounded up to the millisecond) and init duration are the emulator's own measurements; its "Max Memory
+ * Used" is only the memory size (the emulator's source says it has no clean way to measure it), so it is not read:
+ * `peakMemoryMb` measures the process instead.
+ */
+export interface Report {
+  requestId: string;
+  durationMs: number;
+  billedMs: number;
+  memorySizeMb: number;
+  /** Only on an instance's first invocation (a cold start). */
+  initMs?: number;
+}
+
+/** Parses a `REPORT RequestId: … Duration: 1.23 ms Billed Duration: 2 ms …` line. */
+export function parseReport(line: string): Report | undefined {
+  const requestId = /^REPORT RequestId: (\S+)/.exec(line)?.[1];
+  if (!requestId) return undefined;
+  const field = (name: string): number | undefined => {
+    const value = new RegExp(`(?:^|\\t)${name}: ([\\d.]+) (?:ms|MB)`).exec(line)?.[1];
+    return value === undefined ? undefined : Number(value);
+  };
+  const durationMs = field('Duration');
+  const billedMs = field('Billed Duration');
+  const memorySizeMb = field('Memory Size');
+  if (durationMs === undefined || billedMs === undefined || memorySizeMb === undefined) return undefined;
+  const initMs = field('Init Duration');
+  return { requestId, durationMs, billedMs, memorySizeMb, ...(initMs === undefined ? {} : { initMs }) };
 }
 
 export class LambdaEmulator {
@@ -43,6 +85,16 @@ export class LambdaEmulator {
   /** Lambda runs one invocation per execution environment at a time; further ones wait here, in order. */
   private queue: Promise<unknown> = Promise.resolve();
   invocations = 0;
+  /** The request id of every invocation, in order (`report` finds each one's REPORT line). */
+  readonly requestIds: string[] = [];
+  private readonly reports = new Map<string, Report>();
+  private readonly waiting = new Map<string, (report: Report) => void>();
+  private runtimeProxy: Server | undefined;
+  /** When the first invocation since the start was sent, and when the runtime first asked for one. */
+  private coldInvokeAt: number | undefined;
+  private readyAt: number | undefined;
+  /** The init duration of every cold start so far (with `measureInit`), in ms. */
+  readonly initMs: number[] = [];
 
   constructor(readonly options: EmulatorOptions) {}
 
@@ -78,7 +130,7 @@ export class LambdaEmulator {
 
   async start(): Promise<void> {
     const { tools, taskRoot, spec, invokePort, runtimeApiPort, logFile } = this.options;
-    const log = createWriteStream(logFile);
+    const log = createWriteStream(logFile, { flags: 'a' });
     // Both addresses always given: RIE's defaults are 0.0.0.0:8080 and 127.0.0.1:9001, shared by every instance.
     const args = [
       '--log-level',
@@ -87,13 +139,28 @@ export class LambdaEmulator {
       `127.0.0.1:${invokePort}`,
       '--runtime-api-address',
       `127.0.0.1:${runtimeApiPort}`,
+      ...(await this.runtimeCommand()),
       tools.node22,
       tools.ric,
       spec.handler,
     ];
+    this.coldInvokeAt = undefined;
+    this.readyAt = undefined;
     const child = spawn(tools.rie, args, { cwd: taskRoot, env: this.environment(), stdio: ['ignore', 'pipe', 'pipe'] });
     child.stdout?.pipe(log);
     child.stderr?.pipe(log);
+    let partial = '';
+    child.stdout?.on('data', (chunk: Buffer) => {
+      const lines = (partial + chunk.toString('utf8')).split('\n');
+      partial = lines.pop() ?? '';
+      for (const line of lines) {
+        const report = parseReport(line);
+        if (!report) continue;
+        this.reports.set(report.requestId, report);
+        this.waiting.get(report.requestId)?.(report);
+        this.waiting.delete(report.requestId);
+      }
+    });
     this.process = child;
     const deadline = Date.now() + 10_000;
     while (!(await listening(invokePort))) {
@@ -101,6 +168,35 @@ export class LambdaEmulator {
       if (Date.now() > deadline) throw new Error(`${spec.logicalId}: the emulator did not listen within 10 s`);
       await new Promise((done) => setTimeout(done, 50));
     }
+  }
+
+  /**
+   * With `measureInit`, the runtime starts with AWS_LAMBDA_RUNTIME_API pointing at a proxy of the emulator's runtime
+   * API (`env` sets it after the emulator did): its first `GET …/invocation/next` ends the init.
+   */
+  private async runtimeCommand(): Promise<string[]> {
+    if (!this.options.measureInit) return [];
+    if (!this.runtimeProxy) {
+      const target = this.options.runtimeApiPort;
+      this.runtimeProxy = createServer((req, res) => {
+        if (req.method === 'GET' && req.url?.endsWith('/runtime/invocation/next') && this.readyAt === undefined) {
+          this.readyAt = performance.now();
+          if (this.coldInvokeAt !== undefined) this.initMs.push(this.readyAt - this.coldInvokeAt);
+        }
+        const upstream = request(
+          { host: '127.0.0.1', port: target, method: req.method, path: req.url, headers: req.headers },
+          (answer) => {
+            res.writeHead(answer.statusCode ?? 502, answer.headers);
+            answer.pipe(res);
+          },
+        );
+        upstream.on('error', () => res.destroy());
+        req.pipe(upstream);
+      });
+      await new Promise<void>((done) => this.runtimeProxy?.listen(0, '127.0.0.1', done));
+    }
+    const port = (this.runtimeProxy.address() as AddressInfo).port;
+    return ['/usr/bin/env', `AWS_LAMBDA_RUNTIME_API=127.0.0.1:${port}`];
   }
 
   invoke(event: unknown): Promise<InvokeResult> {
@@ -111,17 +207,54 @@ export class LambdaEmulator {
 
   private async invokeNow(event: unknown): Promise<InvokeResult> {
     this.invocations++;
+    const requestId = randomUUID();
+    this.requestIds.push(requestId);
+    // The emulator starts the runtime for the first invocation: its init runs from here.
+    this.coldInvokeAt ??= performance.now();
     const answer = await fetch(
       `http://127.0.0.1:${this.options.invokePort}/2015-03-31/functions/function/invocations`,
       {
         method: 'POST',
+        headers: { 'X-Amzn-RequestId': requestId },
         body: JSON.stringify(event),
         signal: AbortSignal.timeout((this.options.spec.timeoutSeconds + 30) * 1000),
       },
     );
     const payload = await answer.text();
     if (answer.status !== 200) throw new Error(`${this.options.spec.logicalId}: invoke answered ${answer.status}`);
-    return { payload, functionError: looksLikeFunctionError(payload) };
+    return { payload, functionError: looksLikeFunctionError(payload), requestId };
+  }
+
+  /**
+   * The `REPORT` line of invocation `requestId`. The emulator prints it before it answers the invocation, on another
+   * channel (its stdout), so it may come a moment after the answer: waited for, at most 5 s.
+   */
+  report(requestId: string): Promise<Report> {
+    const known = this.reports.get(requestId);
+    if (known) return Promise.resolve(known);
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.waiting.delete(requestId);
+        reject(new Error(`${this.options.spec.logicalId}: no REPORT line for ${requestId} within 5 s`));
+      }, 5_000);
+      this.waiting.set(requestId, (report) => {
+        clearTimeout(timer);
+        resolve(report);
+      });
+    });
+  }
+
+  /** Starts the peak memory (`peakMemoryMb`) again from the function's current resident memory (Linux clear_refs 5). */
+  async resetPeakMemory(): Promise<void> {
+    const pid = this.process?.pid;
+    if (!pid) return;
+    for (const child of await childrenOf(pid)) await writeFile(`/proc/${child}/clear_refs`, '5').catch(() => undefined);
+  }
+
+  /** A cold start: the function's process stopped and started again; its next invocation initialises it anew. */
+  async restart(): Promise<void> {
+    await this.stopProcess();
+    await this.start();
   }
 
   /** The peak resident memory of the function's Node process so far (MiB), from /proc. */
@@ -138,6 +271,16 @@ export class LambdaEmulator {
   }
 
   async stop(): Promise<void> {
+    await this.stopProcess();
+    const proxy = this.runtimeProxy;
+    this.runtimeProxy = undefined;
+    if (proxy) {
+      proxy.closeAllConnections();
+      await new Promise((done) => proxy.close(done));
+    }
+  }
+
+  private async stopProcess(): Promise<void> {
     const child = this.process;
     if (!child?.pid || child.exitCode !== null) return;
     const runtimes = await childrenOf(child.pid);
