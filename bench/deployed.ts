@@ -8,6 +8,7 @@
  *
  *   npm run bench:deployed [-- --iterations 20 --hold-ms 20 --cold-starts 3 --name deployed --compare FILE]
  *   npm run bench:deployed -- --quick     # CI: one pass per operation, checked for running and for its table
+ *   npx tsx bench/deployed.ts --replot bench/results/deployed.json --compare bench/results/deployed-before.json
  *
  * Results: the tables on the terminal, bench/results/<name>.json and a chart of the latency by operation,
  * bench/results/<name>.svg (with --compare, an earlier run's JSON drawn beside this one). docs/benchmarks.md,
@@ -17,7 +18,7 @@ import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { matchRoute, routeOf } from '../lib/local/routes';
 import type { S3Exchange } from '../test/deployed/aws-recorder';
@@ -97,6 +98,8 @@ interface ColdStart {
 
 export interface DeployedBenchResult {
   name: string;
+  /** What the run is called in a chart (`--label`), e.g. "before". */
+  label?: string;
   date: string;
   command: string;
   commit: string;
@@ -118,6 +121,7 @@ const { values } = parseArgs({
     name: { type: 'string' },
     compare: { type: 'string', multiple: true, default: [] },
     label: { type: 'string' },
+    replot: { type: 'string' },
   },
 });
 const quick = values.quick;
@@ -424,7 +428,7 @@ function commit(): string {
   }
 }
 
-async function main(): Promise<number> {
+async function measure(): Promise<DeployedBenchResult> {
   const stack = await startDeployedStack({ name: 'bench:deployed', holdS3Ms: holdMs, measureInit: true });
   let result: DeployedBenchResult | undefined;
   try {
@@ -439,10 +443,10 @@ async function main(): Promise<number> {
       await Promise.all([...stack.emulators.values()].map((emulator) => emulator.restart()));
       await runOperations(cold, 1, `cold-${k}`);
     }
-    const coldStarted = cold.firstReports;
     const operations = summarize(bench);
     result = {
       name,
+      ...(values.label ? { label: values.label } : {}),
       date: new Date().toISOString(),
       command: `npm run bench:deployed -- ${process.argv.slice(2).join(' ')}`.trim(),
       commit: commit(),
@@ -450,7 +454,7 @@ async function main(): Promise<number> {
       holdMs,
       iterations,
       operations,
-      coldStarts: coldStartsOf(bench, coldStarted),
+      coldStarts: coldStartsOf(bench, cold.firstReports),
       costPer1000Evaluations: costOf(operations),
       prices: PRICES,
     };
@@ -459,25 +463,35 @@ async function main(): Promise<number> {
   }
   const missing = OPERATIONS.filter((op) => !result?.operations.some((r) => r.operation === op));
   if (missing.length > 0) throw new Error(`not measured: ${missing.join(', ')}`);
+  return result;
+}
+
+async function main(): Promise<number> {
+  const replot = values.replot;
+  const result = replot ? (JSON.parse(readFileSync(replot, 'utf8')) as DeployedBenchResult) : await measure();
   printTables(result);
   // A quick run (CI) checks that the bench runs; its figures are no result, so they stay out of bench/results.
-  const out = quick && values.name === undefined ? mkdtempSync(join(tmpdir(), 'bench-deployed-')) : resultsDir;
+  const out = replot
+    ? dirname(replot)
+    : quick && values.name === undefined
+      ? mkdtempSync(join(tmpdir(), 'bench-deployed-'))
+      : resultsDir;
   mkdirSync(out, { recursive: true });
-  writeFileSync(join(out, `${name}.json`), `${JSON.stringify(result, null, 2)}\n`);
+  if (!replot) writeFileSync(join(out, `${result.name}.json`), `${JSON.stringify(result, null, 2)}\n`);
   const series: LatencySeries[] = [
     ...values.compare.map((path) => seriesOf(JSON.parse(readFileSync(path, 'utf8')) as DeployedBenchResult)),
-    seriesOf(result, values.label),
+    seriesOf(result),
   ];
   writeFileSync(
-    join(out, `${name}.svg`),
+    join(out, `${result.name}.svg`),
     renderLatencyChart(
       'The deployed path: latency by operation (npm run bench:deployed)',
-      `${result.date.slice(0, 16)} UTC, packaged functions under the Lambda emulator, ${holdMs} ms on every S3 request, ${iterations} pass(es)`,
+      `${result.date.slice(0, 16)} UTC, packaged functions under the Lambda emulator, ${result.holdMs} ms on every S3 request, ${result.iterations} pass(es)`,
       OPERATIONS,
       series,
     ),
   );
-  console.log(`\nwrote ${join(out, `${name}.json`)} and ${name}.svg beside it`);
+  console.log(`\nwrote ${join(out, `${result.name}.json`)} and ${result.name}.svg beside it`);
   return 0;
 }
 
@@ -488,9 +502,9 @@ function runtimeNode(stack: DeployedStack): string {
   return execFileSync(emulator.options.tools.node22, ['--version']).toString().trim();
 }
 
-function seriesOf(result: DeployedBenchResult, label?: string): LatencySeries {
+function seriesOf(result: DeployedBenchResult): LatencySeries {
   return {
-    label: label ?? `${result.name} (${result.commit}, ${result.date.slice(0, 10)})`,
+    label: `${result.label ?? result.name} (${result.commit}, ${result.date.slice(0, 16).replace('T', ' ')} UTC)`,
     values: Object.fromEntries(result.operations.map((r) => [r.operation, { p50Ms: r.p50Ms, p99Ms: r.p99Ms }])),
   };
 }
