@@ -134,19 +134,19 @@ async function archiveAlongside(
   planned: readonly PlannedFile[],
   contents: ReadonlyMap<string, Buffer>,
 ): Promise<{ digest: string; written: Promise<void> } | undefined> {
+  // Only a request that holds every file of the submission: the manifest then lists exactly its files.
+  const paths = new Set(planned.map(({ part }) => part.field));
+  if (previous?.manifest.files.some((file) => !paths.has(file.path))) return undefined;
   const files = planned.map(
-    ({ part, key }): ManifestFile => ({ path: part.field, size: part.data.length, etag: '', ...(key ? { key } : {}) }),
+    ({ part, key }): ManifestFile => ({
+      path: part.field,
+      size: part.data.length,
+      etag: expectedPutEtag(part.data),
+      ...(key ? { key } : {}),
+    }),
   );
-  if (
-    !buildsArchive(previous, makeManifest(id, mergeFiles(previous?.manifest.files ?? [], files, uploadRules())), files)
-  ) {
-    return undefined;
-  }
-  // Every file of the submission is one of the request's, so the manifest lists exactly these, with their ETags.
-  const manifest = makeManifest(
-    id,
-    files.map((file) => ({ ...file, etag: expectedPutEtag(contents.get(file.path) as Buffer) })),
-  );
+  const manifest = makeManifest(id, files);
+  if (!buildsArchive(previous, manifest, files)) return undefined;
   let zip: Buffer;
   const started = Date.now();
   try {
