@@ -3,10 +3,11 @@
  * `scripts/localstack-host.sh run` with the services a deploy needs (LocalStack on 127.0.0.1:$LOCALSTACK_PORT, its
  * Lambda creating functions without Docker: localstack/lambda_without_runtime.py).
  *
- * 1. Deploys with the guide's own `osls deploy` into LocalStack's CloudFormation, and runs each deployed function, as
- *    Lambda holds it, under the Lambda Runtime Interface Emulator with the Node runtime interface client on Node 22,
- *    behind a gateway stand-in, with the bucket's notifications delivered to the archiver (test/deployed/stack.ts).
- * 2. Reads the resources back from each service and compares them with the template (read-back.ts).
+ * 1. Deploys with the guide's own `osls deploy` into LocalStack's CloudFormation (test/deployed/stack.ts), and reads
+ *    the resources back from each service right after, to compare them with the template (read-back.ts).
+ * 2. Runs each deployed function, as Lambda holds it, under the Lambda Runtime Interface Emulator with the Node
+ *    runtime interface client on Node 22, behind a gateway stand-in, with the bucket's notifications delivered to the
+ *    archiver (stack.ts).
  * 3. Runs test/integration/protocol.test.ts unchanged, test/deployed/*.test.ts and the operator's smoke test
  *    (`npm run smoke`) through it.
  * 4. Checks every AWS call each function made against its role (iam-check.ts), and each function's peak memory
@@ -89,31 +90,33 @@ async function main(): Promise<number> {
     deployedStack = await startDeployedStack({
       name: 'test:deployed',
       params: { credentialsTtlSeconds: CREDENTIALS_TTL_SECONDS },
+      // The resources as each service holds them, against the template (resolved for LocalStack's account), before
+      // the notification bridge replaces the bucket's notification configuration.
+      afterDeploy: async ({ template, stack, deployment, command, clients }) => {
+        if (!deployment.template) throw new Error('osls deployed no template');
+        const compared = await readBack(template, stack, clients, deployment.dir);
+        console.log('\nread back from LocalStack, against the template:');
+        for (const row of compared) {
+          console.log(`  ${row.ok ? 'same' : 'DIFFERS'}  ${row.resource}: ${row.property}`);
+          if (!row.ok) {
+            console.log(`    template: ${JSON.stringify(row.expected)}\n    deployed: ${JSON.stringify(row.actual)}`);
+            failures.push(`${row.resource} ${row.property} is not what the template says`);
+          }
+        }
+        console.log(`  ${compared.filter((r) => r.ok).length} of ${compared.length} the same`);
+        console.log(`  not compared, since LocalStack does not apply them: ${NOT_APPLIED.join('; ')}`);
+        // What AWS refuses and LocalStack accepts, on the template that was deployed (test/deploy/aws-refusals.ts).
+        const refusals = [
+          ...s3TargetsWithoutPermission(deployment.template),
+          ...(await destinationsTheRoleCannotReach(deployment.template)),
+          // The endpoints the guide's command gives, not the template's own list.
+          ...privateApiPolicyProblems(deployment.template, (command.params.vpcEndpointIds ?? '').split(',')),
+        ];
+        console.log(`  what AWS would refuse and LocalStack accepts: ${refusals.length === 0 ? 'nothing' : refusals}`);
+        for (const refusal of refusals) failures.push(`AWS would refuse this deploy: ${refusal}`);
+      },
     });
-    const { template, stack, deployment, command, functions, emulators, bridge, calls, say } = deployedStack;
-    if (!deployment.template) throw new Error('osls deployed no template');
-
-    // The resources as each service holds them, against the template (resolved for LocalStack's account).
-    const compared = await readBack(template, stack, deployedStack.clients, deployment.dir);
-    console.log('\nread back from LocalStack, against the template:');
-    for (const row of compared) {
-      console.log(`  ${row.ok ? 'same' : 'DIFFERS'}  ${row.resource}: ${row.property}`);
-      if (!row.ok) {
-        console.log(`    template: ${JSON.stringify(row.expected)}\n    deployed: ${JSON.stringify(row.actual)}`);
-        failures.push(`${row.resource} ${row.property} is not what the template says`);
-      }
-    }
-    console.log(`  ${compared.filter((r) => r.ok).length} of ${compared.length} the same`);
-    console.log(`  not compared, since LocalStack does not apply them: ${NOT_APPLIED.join('; ')}`);
-    // What AWS refuses and LocalStack accepts, on the template that was deployed (test/deploy/aws-refusals.ts).
-    const refusals = [
-      ...s3TargetsWithoutPermission(deployment.template),
-      ...(await destinationsTheRoleCannotReach(deployment.template)),
-      // The endpoints the guide's command gives, not the template's own list.
-      ...privateApiPolicyProblems(deployment.template, (command.params.vpcEndpointIds ?? '').split(',')),
-    ];
-    console.log(`  what AWS would refuse and LocalStack accepts: ${refusals.length === 0 ? 'nothing' : refusals}`);
-    for (const refusal of refusals) failures.push(`AWS would refuse this deploy: ${refusal}`);
+    const { template, functions, emulators, bridge, calls, say } = deployedStack;
 
     const status = emulators.get('StatusLambdaFunction')?.options;
     if (!status) throw new Error('the template has no StatusLambdaFunction');

@@ -65,10 +65,15 @@ export interface DeployedStackOptions {
   measureInit?: boolean;
   /** Deploy parameters added to the guide's command (`--param=name=value`). */
   params?: Record<string, string>;
+  /**
+   * Runs right after the deploy, before anything here changes what it made (the notification bridge replaces the
+   * bucket's notification configuration): test:deployed reads the resources back there.
+   */
+  afterDeploy?: (deployed: Deployed) => Promise<void>;
 }
 
-export interface DeployedStack {
-  /** The guide's deploy command, what osls deployed, and the stack CloudFormation made of it. */
+/** What `osls deploy` made: the guide's command, what osls deployed, the stack, the template for LocalStack's account. */
+export interface Deployed {
   command: GuideCommand;
   deployment: Deployment;
   stack: StackOutcome;
@@ -76,6 +81,9 @@ export interface DeployedStack {
   template: DeployedTemplate;
   /** LocalStack's clients, for looking at what the deploy made (their calls pass unrecorded). */
   clients: { s3: S3Client; lambda: LambdaClient; apiGateway: APIGatewayClient; sqs: SQSClient; iam: IAMClient };
+}
+
+export interface DeployedStack extends Deployed {
   deployed: DeployedFunctionSpec[];
   functions: FunctionSpec[];
   emulators: Map<string, LambdaEmulator>;
@@ -263,6 +271,8 @@ export async function startDeployedStack(options: DeployedStackOptions): Promise
     if (!accountId) throw new Error("cannot tell LocalStack's account id from the deployed archiver");
     const account = { region, accountId, partition: 'aws', stage: command.stage };
     const template = new DeployedTemplate(deployment.template, account);
+    const clients = { s3, lambda, apiGateway, sqs, iam };
+    await options.afterDeploy?.({ command, deployment, stack, account, template, clients });
 
     // The functions as Lambda holds them, each under the emulator.
     work = await mkdtemp(join(tmpdir(), 'fileserver-deployed-'));
@@ -361,7 +371,7 @@ export async function startDeployedStack(options: DeployedStackOptions): Promise
       stack,
       account,
       template,
-      clients: { s3, lambda, apiGateway, sqs, iam },
+      clients,
       deployed,
       functions,
       emulators,
