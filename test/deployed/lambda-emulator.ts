@@ -8,10 +8,9 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
-import { readdir, readFile, writeFile } from 'node:fs/promises';
+import { readdir, readFile, readlink, writeFile } from 'node:fs/promises';
 import { createServer, request, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { connect } from 'node:net';
 import { dirname } from 'node:path';
 import type { FunctionSpec } from './template';
 
@@ -29,9 +28,6 @@ export interface EmulatorOptions {
   /** The function's own access key id (LocalStack accepts any, with the secret `test`). */
   accessKeyId: string;
   endpointUrl: string;
-  /** RIE listens here (its HTTP invoke endpoint) and serves the runtime API to the function on the next port. */
-  invokePort: number;
-  runtimeApiPort: number;
   logFile: string;
   /**
    * Measure each cold start's init duration (`initMs`): the emulator reports none of its own (its "Init Duration" is
@@ -96,6 +92,9 @@ export class LambdaEmulator {
   /** The init duration of every cold start so far (with `measureInit`), in ms. */
   readonly initMs: number[] = [];
 
+  /** Where the running emulator listens (start chooses them). */
+  private ports = { invoke: 0, runtimeApi: 0 };
+
   constructor(readonly options: EmulatorOptions) {}
 
   environment(): NodeJS.ProcessEnv {
@@ -128,8 +127,27 @@ export class LambdaEmulator {
     };
   }
 
+  /**
+   * Starts the emulator on two free ports: its HTTP invoke endpoint and the runtime API it serves the function. A
+   * port is found free a moment before RIE binds it, and in between another process may take it (the tier starts
+   * many emulators, servers and clients at once; RIE then panics with "address already in use"), so a start whose
+   * bind fails is tried again on other ports, up to 5 times.
+   */
   async start(): Promise<void> {
-    const { tools, taskRoot, spec, invokePort, runtimeApiPort, logFile } = this.options;
+    for (let attempt = 1; ; attempt++) {
+      const ports = { invoke: await freePort(), runtimeApi: await freePort() };
+      if (await this.startOn(ports)) return;
+      const { spec, logFile } = this.options;
+      if (attempt === 5) throw new Error(`${spec.logicalId}: the emulator found its ports taken 5 times (${logFile})`);
+    }
+  }
+
+  /** Starts the emulator on `ports`: false if one was taken, an error if it failed otherwise. */
+  private async startOn(ports: { invoke: number; runtimeApi: number }): Promise<boolean> {
+    const { tools, taskRoot, spec, logFile } = this.options;
+    const invokePort = ports.invoke;
+    const runtimeApiPort = ports.runtimeApi;
+    this.ports = ports;
     const log = createWriteStream(logFile, { flags: 'a' });
     // Both addresses always given: RIE's defaults are 0.0.0.0:8080 and 127.0.0.1:9001, shared by every instance.
     const args = [
@@ -149,6 +167,12 @@ export class LambdaEmulator {
     const child = spawn(tools.rie, args, { cwd: taskRoot, env: this.environment(), stdio: ['ignore', 'pipe', 'pipe'] });
     child.stdout?.pipe(log);
     child.stderr?.pipe(log);
+    let portTaken = false;
+    for (const stream of [child.stdout, child.stderr]) {
+      stream?.on('data', (chunk: Buffer) => {
+        if (chunk.toString('utf8').includes('address already in use')) portTaken = true;
+      });
+    }
     let partial = '';
     child.stdout?.on('data', (chunk: Buffer) => {
       const lines = (partial + chunk.toString('utf8')).split('\n');
@@ -162,12 +186,18 @@ export class LambdaEmulator {
       }
     });
     this.process = child;
+    const exited = new Promise<void>((done) => child.once('close', () => done()));
     const deadline = Date.now() + 10_000;
-    while (!(await listening(invokePort))) {
-      if (child.exitCode !== null) throw new Error(`${spec.logicalId}: the emulator exited (${logFile})`);
+    while (!(child.pid && (await listensOn(child.pid, invokePort)) && (await listensOn(child.pid, runtimeApiPort)))) {
+      if (child.exitCode !== null) {
+        await exited; // its output read to the end, so that a panic over a taken port is seen
+        if (portTaken) return false;
+        throw new Error(`${spec.logicalId}: the emulator exited (${logFile})`);
+      }
       if (Date.now() > deadline) throw new Error(`${spec.logicalId}: the emulator did not listen within 10 s`);
       await new Promise((done) => setTimeout(done, 50));
     }
+    return true;
   }
 
   /**
@@ -177,14 +207,13 @@ export class LambdaEmulator {
   private async runtimeCommand(): Promise<string[]> {
     if (!this.options.measureInit) return [];
     if (!this.runtimeProxy) {
-      const target = this.options.runtimeApiPort;
       this.runtimeProxy = createServer((req, res) => {
         if (req.method === 'GET' && req.url?.endsWith('/runtime/invocation/next') && this.readyAt === undefined) {
           this.readyAt = performance.now();
           if (this.coldInvokeAt !== undefined) this.initMs.push(this.readyAt - this.coldInvokeAt);
         }
         const upstream = request(
-          { host: '127.0.0.1', port: target, method: req.method, path: req.url, headers: req.headers },
+          { host: '127.0.0.1', port: this.ports.runtimeApi, method: req.method, path: req.url, headers: req.headers },
           (answer) => {
             res.writeHead(answer.statusCode ?? 502, answer.headers);
             answer.pipe(res);
@@ -211,15 +240,12 @@ export class LambdaEmulator {
     this.requestIds.push(requestId);
     // The emulator starts the runtime for the first invocation: its init runs from here.
     this.coldInvokeAt ??= performance.now();
-    const answer = await fetch(
-      `http://127.0.0.1:${this.options.invokePort}/2015-03-31/functions/function/invocations`,
-      {
-        method: 'POST',
-        headers: { 'X-Amzn-RequestId': requestId },
-        body: JSON.stringify(event),
-        signal: AbortSignal.timeout((this.options.spec.timeoutSeconds + 30) * 1000),
-      },
-    );
+    const answer = await fetch(`http://127.0.0.1:${this.ports.invoke}/2015-03-31/functions/function/invocations`, {
+      method: 'POST',
+      headers: { 'X-Amzn-RequestId': requestId },
+      body: JSON.stringify(event),
+      signal: AbortSignal.timeout((this.options.spec.timeoutSeconds + 30) * 1000),
+    });
     const payload = await answer.text();
     if (answer.status !== 200) throw new Error(`${this.options.spec.logicalId}: invoke answered ${answer.status}`);
     return { payload, functionError: looksLikeFunctionError(payload), requestId };
@@ -321,13 +347,34 @@ async function childrenOf(pid: number): Promise<number[]> {
   return children;
 }
 
-function listening(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = connect(port, '127.0.0.1');
-    socket.once('connect', () => {
-      socket.destroy();
-      resolve(true);
-    });
-    socket.once('error', () => resolve(false));
-  });
+/** A port nothing listens on now (the kernel's choice for port 0); free until someone else takes it. */
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((done) => server.listen(0, '127.0.0.1', done));
+  const { port } = server.address() as AddressInfo;
+  await new Promise((done) => server.close(done));
+  return port;
+}
+
+/**
+ * Whether process `pid` itself listens on 127.0.0.1:`port`: the listening socket of that address in /proc/net/tcp is
+ * one of its open files. A connection that succeeds would not tell it from another process that took the port.
+ */
+async function listensOn(pid: number, port: number): Promise<boolean> {
+  const table = await readFile('/proc/net/tcp', 'utf8').catch(() => '');
+  // sl local_address rem_address st … inode: 127.0.0.1 is 0100007F (little-endian hex), state 0A is LISTEN.
+  const address = `0100007F:${port.toString(16).toUpperCase().padStart(4, '0')}`;
+  const inodes = new Set(
+    table
+      .split('\n')
+      .map((line) => line.trim().split(/\s+/))
+      .filter((fields) => fields[1] === address && fields[3] === '0A')
+      .map((fields) => `socket:[${fields[9]}]`),
+  );
+  if (inodes.size === 0) return false;
+  const fds = await readdir(`/proc/${pid}/fd`).catch(() => []);
+  for (const fd of fds) {
+    if (inodes.has(await readlink(`/proc/${pid}/fd/${fd}`).catch(() => ''))) return true;
+  }
+  return false;
 }

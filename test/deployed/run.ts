@@ -28,7 +28,7 @@ import { dashboardBody, emittedInLogs, notEmitted, plottedMetrics } from './dash
 import { checkCalls } from './iam-check';
 import { type EmulatorOptions, LambdaEmulator } from './lambda-emulator';
 import { NOT_APPLIED, readBack } from './read-back';
-import { type DeployedStack, freePort, startDeployedStack } from './stack';
+import { type DeployedStack, startDeployedStack } from './stack';
 import type { DeployedTemplate } from './template';
 
 const root = join(__dirname, '../..');
@@ -59,8 +59,6 @@ async function badSettingFailsInit(good: EmulatorOptions, logFile: string): Prom
   const emulator = new LambdaEmulator({
     ...good,
     spec: { ...good.spec, environment: { ...good.spec.environment, INLINE_LIMIT_BYTES: 'abc' } },
-    invokePort: await freePort(),
-    runtimeApiPort: await freePort(),
     logFile,
   });
   let outcome: string;

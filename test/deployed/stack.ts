@@ -127,14 +127,6 @@ async function tools(): Promise<Tools> {
   return { node22: value('NODE22'), ric: value('RIC'), rie: value('RIE') };
 }
 
-export async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((done) => server.listen(0, '127.0.0.1', done));
-  const { port } = server.address() as AddressInfo;
-  await new Promise((done) => server.close(done));
-  return port;
-}
-
 async function unzip(zipPath: string, into: string): Promise<void> {
   const zip = await openPromise(zipPath, { lazyEntries: true });
   for await (const entry of zip.eachEntry()) {
@@ -300,8 +292,6 @@ export async function startDeployedStack(options: DeployedStackOptions): Promise
         region,
         accessKeyId,
         endpointUrl: recorder.endpoint,
-        invokePort: await freePort(),
-        runtimeApiPort: await freePort(),
         logFile: join(logDir, `${spec.logicalId}.log`),
         measureInit: options.measureInit ?? false,
       });
