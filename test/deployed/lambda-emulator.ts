@@ -131,14 +131,21 @@ export class LambdaEmulator {
    * Starts the emulator on two free ports: its HTTP invoke endpoint and the runtime API it serves the function. A
    * port is found free a moment before RIE binds it, and in between another process may take it (the tier starts
    * many emulators, servers and clients at once; RIE then panics with "address already in use"), so a start whose
-   * bind fails is tried again on other ports, up to 5 times.
+   * bind fails is tried again on other ports, up to 5 times. A start that fails stops what it started (the emulator,
+   * the runtime API proxy), so that nothing of it keeps the caller's process alive.
    */
   async start(): Promise<void> {
-    for (let attempt = 1; ; attempt++) {
-      const ports = { invoke: await freePort(), runtimeApi: await freePort() };
-      if (await this.startOn(ports)) return;
-      const { spec, logFile } = this.options;
-      if (attempt === 5) throw new Error(`${spec.logicalId}: the emulator found its ports taken 5 times (${logFile})`);
+    try {
+      for (let attempt = 1; ; attempt++) {
+        const ports = { invoke: await freePort(), runtimeApi: await freePort() };
+        if (await this.startOn(ports)) return;
+        const { spec, logFile } = this.options;
+        if (attempt === 5)
+          throw new Error(`${spec.logicalId}: the emulator found its ports taken 5 times (${logFile})`);
+      }
+    } catch (err) {
+      await this.stop();
+      throw err;
     }
   }
 
