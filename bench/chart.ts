@@ -34,14 +34,11 @@ export function renderChart(
 ) {
   const rowHeight = series.length * (BAR_HEIGHT + 4) + ROW_GAP;
   const height = TOP + rows.length * rowHeight + 64;
-  const out: string[] = [
-    `<svg xmlns="http://www.w3.org/2000/svg" width="${WIDTH}" height="${height}" viewBox="0 0 ${WIDTH} ${height}" font-family="Helvetica, Arial, sans-serif" font-size="12">`,
-    `<rect width="${WIDTH}" height="${height}" fill="#ffffff"/>`,
-    text(16, 24, title, 'font-size="16" font-weight="bold"'),
-    text(16, 44, subtitle, 'fill="#555"'),
+  const out = svgStart(height, title, subtitle);
+  out.push(
     text(LABEL_WIDTH, TOP - 8, 'requests/s, log scale; target: black tick', 'fill="#333" font-weight="bold"'),
-    text(LATENCY_X, TOP - 8, 'latency ms, log scale: p50 dark, p99 light', 'fill="#333" font-weight="bold"'),
-  ];
+    text(LATENCY_X, TOP - 8, LATENCY_CAPTION, 'fill="#333" font-weight="bold"'),
+  );
   // Log scales: the workloads differ by two orders of magnitude in rate and latency, and linear axes would flatten
   // the small ones to nothing.
   const values = series.flatMap((run) => Object.values(run.values));
@@ -52,15 +49,7 @@ export function renderChart(
   );
   const latencyX = logAxis(0.1, Math.max(10, ...values.map((v) => v.p99Ms)), LATENCY_WIDTH);
   const bottom = TOP + rows.length * rowHeight - ROW_GAP + 4;
-  const grid = (x0: number, axis: LogAxis): void => {
-    for (const tick of axis.ticks) {
-      const x = x0 + axis(tick);
-      out.push(`<line x1="${x.toFixed(1)}" y1="${TOP - 4}" x2="${x.toFixed(1)}" y2="${bottom}" stroke="#ddd"/>`);
-      out.push(text(x - 6, bottom + 14, tick.toLocaleString('en-US'), 'fill="#555"'));
-    }
-  };
-  grid(LABEL_WIDTH, rpsX);
-  grid(LATENCY_X, latencyX);
+  out.push(...grid(LABEL_WIDTH, rpsX, bottom), ...grid(LATENCY_X, latencyX, bottom));
   rows.forEach((row, rowIndex) => {
     const y = TOP + rowIndex * rowHeight;
     out.push(text(16, y + rowHeight / 2 - 4, row.workload, 'font-weight="bold"'));
@@ -76,11 +65,7 @@ export function renderChart(
       out.push(rect(LABEL_WIDTH, barY, width, BAR_HEIGHT, color));
       const errors = value.errors > 0 ? ` · ${value.errors} errors` : '';
       out.push(text(LABEL_WIDTH + width + 6, barY + 12, `${Math.round(value.rps).toLocaleString('en-US')}${errors}`));
-      const p50 = latencyX(value.p50Ms);
-      const p99 = latencyX(value.p99Ms);
-      out.push(rect(LATENCY_X, barY, p99, BAR_HEIGHT, color, 'fill-opacity="0.35"'));
-      out.push(rect(LATENCY_X, barY, p50, BAR_HEIGHT, color));
-      out.push(text(LATENCY_X + p99 + 6, barY + 12, `${fixed(value.p50Ms)} · ${fixed(value.p99Ms)}`));
+      out.push(...latencyBar(LATENCY_X, barY, latencyX, value, color));
     });
     if (row.targetRps !== undefined) {
       const x = LABEL_WIDTH + rpsX(row.targetRps);
@@ -89,14 +74,59 @@ export function renderChart(
       );
     }
   });
+  return svgEnd(out, height, series, 240);
+}
+
+const LATENCY_CAPTION = 'latency ms, log scale: p50 dark, p99 light';
+
+/** The opening of a chart `height` pixels high: the canvas, its title and subtitle. */
+function svgStart(height: number, title: string, subtitle: string): string[] {
+  return [
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${WIDTH}" height="${height}" viewBox="0 0 ${WIDTH} ${height}" font-family="Helvetica, Arial, sans-serif" font-size="12">`,
+    `<rect width="${WIDTH}" height="${height}" fill="#ffffff"/>`,
+    text(16, 24, title, 'font-size="16" font-weight="bold"'),
+    text(16, 44, subtitle, 'fill="#555"'),
+  ];
+}
+
+/** The legend, a swatch and label per run `spacing` pixels apart, and the chart's end: the SVG document. */
+function svgEnd(out: string[], height: number, series: readonly { label: string }[], spacing: number): string {
   const legendY = height - 24;
   series.forEach((run, index) => {
-    const x = 16 + index * 240;
+    const x = 16 + index * spacing;
     out.push(rect(x, legendY - 10, 12, 12, COLORS[index % COLORS.length] as string));
     out.push(text(x + 18, legendY, run.label));
   });
   out.push('</svg>');
   return `${out.join('\n')}\n`;
+}
+
+/** A vertical line and a label at each of the axis's ticks, from the top of the rows down to `bottom`. */
+function grid(x0: number, axis: LogAxis, bottom: number): string[] {
+  return axis.ticks.flatMap((tick) => {
+    const x = x0 + axis(tick);
+    return [
+      `<line x1="${x.toFixed(1)}" y1="${TOP - 4}" x2="${x.toFixed(1)}" y2="${bottom}" stroke="#ddd"/>`,
+      text(x - 6, bottom + 14, tick.toLocaleString('en-US'), 'fill="#555"'),
+    ];
+  });
+}
+
+/** One run's latency: the p99 bar light, the p50 bar dark over it, and both figures after it. */
+function latencyBar(
+  x0: number,
+  y: number,
+  axis: LogAxis,
+  value: { p50Ms: number; p99Ms: number },
+  color: string,
+): string[] {
+  const p50 = axis(value.p50Ms);
+  const p99 = axis(value.p99Ms);
+  return [
+    rect(x0, y, p99, BAR_HEIGHT, color, 'fill-opacity="0.35"'),
+    rect(x0, y, p50, BAR_HEIGHT, color),
+    text(x0 + p99 + 6, y + 12, `${fixed(value.p50Ms)} · ${fixed(value.p99Ms)}`),
+  ];
 }
 
 function text(x: number, y: number, content: string, attributes = ''): string {
@@ -145,21 +175,12 @@ export function renderLatencyChart(
   const barsWidth = WIDTH - labelWidth - 120;
   const rowHeight = series.length * (BAR_HEIGHT + 4) + ROW_GAP;
   const height = TOP + rows.length * rowHeight + 64;
-  const out: string[] = [
-    `<svg xmlns="http://www.w3.org/2000/svg" width="${WIDTH}" height="${height}" viewBox="0 0 ${WIDTH} ${height}" font-family="Helvetica, Arial, sans-serif" font-size="12">`,
-    `<rect width="${WIDTH}" height="${height}" fill="#ffffff"/>`,
-    text(16, 24, title, 'font-size="16" font-weight="bold"'),
-    text(16, 44, subtitle, 'fill="#555"'),
-    text(labelWidth, TOP - 8, 'latency ms, log scale: p50 dark, p99 light', 'fill="#333" font-weight="bold"'),
-  ];
+  const out = svgStart(height, title, subtitle);
+  out.push(text(labelWidth, TOP - 8, LATENCY_CAPTION, 'fill="#333" font-weight="bold"'));
   const values = series.flatMap((run) => Object.values(run.values));
   const axis = logAxis(1, Math.max(10, ...values.map((v) => v.p99Ms)), barsWidth);
   const bottom = TOP + rows.length * rowHeight - ROW_GAP + 4;
-  for (const tick of axis.ticks) {
-    const x = labelWidth + axis(tick);
-    out.push(`<line x1="${x.toFixed(1)}" y1="${TOP - 4}" x2="${x.toFixed(1)}" y2="${bottom}" stroke="#ddd"/>`);
-    out.push(text(x - 6, bottom + 14, tick.toLocaleString('en-US'), 'fill="#555"'));
-  }
+  out.push(...grid(labelWidth, axis, bottom));
   rows.forEach((row, rowIndex) => {
     const y = TOP + rowIndex * rowHeight;
     out.push(text(16, y + rowHeight / 2 - 4, row, 'font-weight="bold"'));
@@ -171,19 +192,8 @@ export function renderLatencyChart(
         out.push(text(labelWidth, barY + 12, 'not measured', 'fill="#999"'));
         return;
       }
-      const p50 = axis(value.p50Ms);
-      const p99 = axis(value.p99Ms);
-      out.push(rect(labelWidth, barY, p99, BAR_HEIGHT, color, 'fill-opacity="0.35"'));
-      out.push(rect(labelWidth, barY, p50, BAR_HEIGHT, color));
-      out.push(text(labelWidth + p99 + 6, barY + 12, `${fixed(value.p50Ms)} · ${fixed(value.p99Ms)}`));
+      out.push(...latencyBar(labelWidth, barY, axis, value, color));
     });
   });
-  const legendY = height - 24;
-  series.forEach((run, index) => {
-    const x = 16 + index * 360;
-    out.push(rect(x, legendY - 10, 12, 12, COLORS[index % COLORS.length] as string));
-    out.push(text(x + 18, legendY, run.label));
-  });
-  out.push('</svg>');
-  return `${out.join('\n')}\n`;
+  return svgEnd(out, height, series, 360);
 }

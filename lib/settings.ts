@@ -305,14 +305,7 @@ function oneOf<T extends string>(name: string, allowed: readonly T[], fallback: 
     names: [name],
     default: fallback,
     meaning,
-    read: (env) => {
-      const value = given(env, name);
-      if (value === undefined) return fallback;
-      if (!(allowed as readonly string[]).includes(value)) {
-        throw new Error(`${name} must be one of ${allowed.join(', ')}; it is ${JSON.stringify(value)}.`);
-      }
-      return value as T;
-    },
+    read: (env) => (givenAmong(env, name, allowed, `one of ${allowed.join(', ')}`) as T | undefined) ?? fallback,
   };
 }
 
@@ -323,14 +316,19 @@ function trueOrFalse(name: string, fallback: boolean, meaning: string): ConfigSe
     default: fallback,
     meaning,
     read: (env) => {
-      const value = given(env, name);
-      if (value === undefined) return fallback;
-      if (value !== 'true' && value !== 'false') {
-        throw new Error(`${name} must be true or false; it is ${JSON.stringify(value)}.`);
-      }
-      return value === 'true';
+      const value = givenAmong(env, name, ['true', 'false'], 'true or false');
+      return value === undefined ? fallback : value === 'true';
     },
   };
+}
+
+/** `name`'s value if it is one of `allowed`, undefined if unset; any other value is an error that says what is allowed. */
+function givenAmong(env: Environment, name: string, allowed: readonly string[], expected: string): string | undefined {
+  const value = given(env, name);
+  if (value !== undefined && !allowed.includes(value)) {
+    throw new Error(`${name} must be ${expected}; it is ${JSON.stringify(value)}.`);
+  }
+  return value;
 }
 
 /** A whole number from `min` (0 or 1) up to `max`, if given. */

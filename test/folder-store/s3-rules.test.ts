@@ -4,6 +4,7 @@
  * disk-full answers that leave the process up. Each refusal is checked to have stored nothing.
  */
 import { createHash, randomBytes } from 'node:crypto';
+import { freshId } from '../support/fresh-id';
 import { fillTheDisk } from '../support/full-disk';
 import { type RawAnswer, send } from '../support/http';
 import { startTestStack, type TestStack } from '../support/stack';
@@ -19,9 +20,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await stack?.close();
 });
-
-let counter = 0;
-const freshName = (prefix: string): string => `${prefix}_${Date.now()}_${counter++}`;
 
 async function grant(target: string, body: unknown): Promise<Record<string, unknown>> {
   const answer = await askUpload(stack.url, target, body);
@@ -42,7 +40,7 @@ function expectS3Error(answer: RawAnswer, status: number, code: string): void {
 
 describe('presigned upload URLs', () => {
   it('store the exact bytes with the signed headers, and the result is served', async () => {
-    const name = `${freshName('ok')}.zip`;
+    const name = `${freshId('ok')}.zip`;
     const body = randomBytes(5000);
     const upload = (await grant(`results/${name}`, { size: body.length })).upload as UploadGrant;
     expect((await putToPresignedUrl(upload, body)).status).toBe(200);
@@ -50,7 +48,7 @@ describe('presigned upload URLs', () => {
   });
 
   it('refuse another length, another key, another method, a changed expiry or signature, and store nothing', async () => {
-    const name = `${freshName('tamper')}.zip`;
+    const name = `${freshId('tamper')}.zip`;
     const body = randomBytes(2000);
     const upload = (await grant(`results/${name}`, { size: body.length })).upload as UploadGrant;
     const url = new URL(upload.url);
@@ -124,7 +122,7 @@ describe('presigned upload URLs', () => {
   });
 
   it('are write-once where If-None-Match is signed: a replay is 412 and the first upload stays', async () => {
-    const id = freshName('once');
+    const id = freshId('once');
     const first = Buffer.from('int main() { return 0; }\n');
     const answer = await grant(`submissions/${id}`, { files: { 'main.c': first.length } });
     const upload = (answer.files as Record<string, UploadGrant>)['main.c'] as UploadGrant;
@@ -139,7 +137,7 @@ describe('presigned upload URLs', () => {
   });
 
   it('refuse a body cut short midway, and keep the previous result whole', async () => {
-    const name = `${freshName('cut')}.zip`;
+    const name = `${freshId('cut')}.zip`;
     const previous = randomBytes(1500);
     expect((await send(stack.url, 'PUT', `/results/${name}`, { body: previous })).status).toBe(200);
     const size = 4 * 1024 * 1024;
@@ -166,7 +164,7 @@ describe('presigned upload URLs', () => {
 
 describe('presigned download URLs', () => {
   it('serve the object, and Range within it', async () => {
-    const name = `${freshName('dl')}.zip`;
+    const name = `${freshId('dl')}.zip`;
     const body = randomBytes(4000);
     expect((await send(stack.url, 'PUT', `/results/${name}`, { body })).status).toBe(200);
     const redirect = await send(stack.url, 'GET', `/results/${name}`);
@@ -195,7 +193,7 @@ describe('presigned download URLs', () => {
 describe('a presigned URL answers only what it was signed for', () => {
   /** A result above this file's 1 KiB inline limit, and the `Location` its GET redirects to, split at `?`. */
   async function redirected(prefix: string): Promise<{ name: string; body: Buffer; path: string; query: string }> {
-    const name = `${freshName(prefix)}.zip`;
+    const name = `${freshId(prefix)}.zip`;
     const body = randomBytes(4000);
     expect((await send(stack.url, 'PUT', `/results/${name}`, { body })).status).toBe(200);
     const redirect = await send(stack.url, 'GET', `/results/${name}`);
@@ -251,7 +249,7 @@ describe('a presigned URL answers only what it was signed for', () => {
   });
 
   it('refuses a presigned PUT with a repeated parameter, and stores nothing', async () => {
-    const name = `${freshName('put-twice')}.zip`;
+    const name = `${freshId('put-twice')}.zip`;
     const body = randomBytes(2000);
     const upload = (await grant(`results/${name}`, { size: body.length })).upload as UploadGrant;
     const url = new URL(upload.url);
@@ -270,7 +268,7 @@ describe('a presigned URL answers only what it was signed for', () => {
 
 describe('Range on a presigned URL, as on the routes', () => {
   it('answers every Range header with the same status, Content-Range and bytes as the route serving the file inline', async () => {
-    const name = `${freshName('ranges')}.zip`;
+    const name = `${freshId('ranges')}.zip`;
     const body = randomBytes(1000); // within this file's 1 KiB inline limit: the route serves it itself
     expect((await send(stack.url, 'PUT', `/results/${name}`, { body })).status).toBe(200);
     const inline = await send(stack.url, 'GET', `/results/${name}`);
@@ -329,7 +327,7 @@ describe('Range on a presigned URL, as on the routes', () => {
 
 describe('without a signature', () => {
   it('nothing can be read, listed or written directly', async () => {
-    const name = `${freshName('direct')}.zip`;
+    const name = `${freshId('direct')}.zip`;
     expect((await send(stack.url, 'PUT', `/results/${name}`, { body: Buffer.from('secret result') })).status).toBe(200);
     const base = `/${stack.bucket}`;
     expectS3Error(await send(stack.url, 'GET', `${base}/results/${name}`), 403, 'AccessDenied');
@@ -356,7 +354,7 @@ describe('without a signature', () => {
 
 describe('no valid input stops the process', () => {
   it('stores submissions whose path segments reach the protocol’s limits, and names like the store’s own files', async () => {
-    const id = freshName('long');
+    const id = freshId('long');
     const paths = [
       `${'a'.repeat(241)}/main.c`,
       `${'b'.repeat(255)}`,
@@ -383,7 +381,7 @@ describe('no valid input stops the process', () => {
     expect(zip.status).toBe(200);
     expect(zip.body.subarray(0, 4)).toEqual(Buffer.from('PK\x03\x04', 'latin1'));
     // `x` after `x._S3rver_object/y`: what made s3rver throw EISDIR.
-    const second = await send(stack.url, 'POST', `/submissions/${freshName('x')}`, {
+    const second = await send(stack.url, 'POST', `/submissions/${freshId('x')}`, {
       headers: { 'Content-Type': `multipart/form-data; boundary=${boundary}` },
       body: Buffer.from(
         `--${boundary}\r\nContent-Disposition: form-data; name="x._S3rver_object"; filename="f"\r\n\r\nx\r\n--${boundary}--\r\n`,
@@ -394,7 +392,7 @@ describe('no valid input stops the process', () => {
   });
 
   it('answers a full disk with 507, keeps the previous result, and serves on', async () => {
-    const name = `${freshName('full')}.zip`;
+    const name = `${freshId('full')}.zip`;
     expect((await send(stack.url, 'PUT', `/results/${name}`, { body: Buffer.from('previous') })).status).toBe(200);
     // The file system's ENOSPC, injected where write(2) returns it (a real full disk needs privileges here).
     const refused = randomBytes(1000);

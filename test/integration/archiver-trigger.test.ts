@@ -5,6 +5,7 @@
  * which would build the archive on demand and so prove nothing about the trigger.
  */
 import { createHash } from 'node:crypto';
+import { freshId } from '../support/fresh-id';
 import { send } from '../support/http';
 import { file, multipart, type Part } from '../support/multipart';
 import { startTestStack, type TestStack } from '../support/stack';
@@ -23,8 +24,6 @@ const POLL_MS = 20;
 const DEADLINE_MS = 2_000;
 
 const sha256 = (data: Buffer): string => createHash('sha256').update(data).digest('hex');
-let counter = 0;
-const freshId = (prefix = 'trigger'): string => `${prefix}_${process.pid}_${Date.now()}_${counter++}`;
 const archiveKeyOf = (id: string): string => `submission_archives/${id}.zip`;
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -67,7 +66,7 @@ const texts = (entries: readonly ZipEntry[]) =>
 
 describe('POST /submissions/<id> triggers the archiver through the S3 event of its manifest', () => {
   it('builds the archive within 2 s, byte-equal to what GET /submission_archives/<id>.zip serves', async () => {
-    const id = freshId();
+    const id = freshId('trigger');
     expect(await exists(archiveKeyOf(id))).toBe(false);
     await post(id, [
       file('main.c', 'int main(void) { return 0; }\n'),
@@ -96,7 +95,7 @@ describe('POST /submissions/<id> triggers the archiver through the S3 event of i
   });
 
   it('rebuilds the stored archive within 2 s after a re-POST adds a file', async () => {
-    const id = freshId();
+    const id = freshId('trigger');
     await post(id, [file('main.c', 'v1\n'), file('job-config.yml', 'c')]);
     const first = await storedArchiveWhen(id, () => true);
     expect(first.value.map((entry) => entry.name)).toEqual([`${id}/job-config.yml`, `${id}/main.c`]);
@@ -120,7 +119,7 @@ describe('POST /submissions/<id> triggers the archiver through the S3 event of i
   });
 
   it('rebuilds after a re-POST that replaces a file with new content', async () => {
-    const id = freshId();
+    const id = freshId('trigger');
     await post(id, [file('main.c', 'old\n'), file('job-config.yml', 'c')]);
     await storedArchiveWhen(id, () => true);
     await post(id, [file('main.c', 'new\n')]);
@@ -146,7 +145,7 @@ describe('POST /submissions/<id> triggers the archiver through the S3 event of i
   });
 
   it('builds nothing for a rejected POST (no manifest, no event, no archive)', async () => {
-    const id = freshId();
+    const id = freshId('trigger');
     const { body, contentType } = multipart([file('ok.txt', 'ok'), file('../escape.txt', 'no')]);
     const answer = await send(stack.url, 'POST', `/submissions/${id}`, {
       body,

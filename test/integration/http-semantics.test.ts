@@ -5,6 +5,7 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { IMMUTABLE, REVALIDATE } from '../../lib/http/semantics';
+import { freshId } from '../support/fresh-id';
 import { type RawAnswer, send } from '../support/http';
 import { file, multipart } from '../support/multipart';
 import { startTestStack, type TestStack } from '../support/stack';
@@ -16,9 +17,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await stack?.close();
 });
-
-let counter = 0;
-const freshId = (prefix: string): string => `${prefix}_${process.pid}_${Date.now()}_${counter++}`;
 
 interface Download {
   path: string;

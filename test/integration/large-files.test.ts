@@ -5,6 +5,7 @@
  * Sizes sit on both sides of that limit and of S3's 5 MiB part size, past the 10 MB API Gateway cap, and at 65 MiB.
  */
 import { createHash, randomBytes } from 'node:crypto';
+import { freshId } from '../support/fresh-id';
 import { type RawAnswer, send } from '../support/http';
 import { file, multipart } from '../support/multipart';
 import { startTestStack, type TestStack } from '../support/stack';
@@ -41,8 +42,6 @@ afterAll(async () => {
 
 const sha256 = (data: Buffer): string => createHash('sha256').update(data).digest('hex');
 const sha1Hex = (data: Buffer): string => createHash('sha1').update(data).digest('hex');
-let counter = 0;
-const freshId = (prefix = 'large'): string => `${prefix}_${process.pid}_${Date.now()}_${counter++}`;
 
 async function grant(target: string, body: unknown): Promise<Record<string, unknown>> {
   const answer = await askUpload(stack.url, target, body);
@@ -99,7 +98,7 @@ describe.each(CASES)('%i bytes, uploaded through the %s route', (size, route) =>
   });
 
   it(`a result of ${label(size)} comes back from GET /results/<name> byte-exact`, async () => {
-    const name = `${freshId()}.zip`;
+    const name = `${freshId('large')}.zip`;
     if (route === 'lambda') {
       const answer = await send(stack.url, 'PUT', `/results/${name}`, { body: data });
       expect(answer.status).toBe(200);

@@ -8,6 +8,7 @@
  * signed length) is tested against LocalStack in test/localstack/large-uploads.test.ts.
  */
 import { createHash, randomBytes } from 'node:crypto';
+import { freshId } from '../support/fresh-id';
 import { send } from '../support/http';
 import { file, multipart, type Part } from '../support/multipart';
 import { startTestStack, type TestStack } from '../support/stack';
@@ -36,8 +37,6 @@ afterAll(async () => {
 
 const sha1Hex = (data: Buffer | string): string => createHash('sha1').update(data).digest('hex');
 const sha256 = (data: Buffer): string => createHash('sha256').update(data).digest('hex');
-let counter = 0;
-const freshId = (prefix = 'student'): string => `${prefix}_${process.pid}_${Date.now()}_${counter++}`;
 
 const ask = (target: string, body: unknown) => askUpload(stack.url, target, body, AUTH);
 const get = (path: string) => send(stack.url, 'GET', path, { headers: AUTH });

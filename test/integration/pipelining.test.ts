@@ -4,6 +4,7 @@
  * server's own error answers included. Every case writes all its requests in one write to a raw socket.
  */
 import { createHash, randomBytes } from 'node:crypto';
+import { freshId } from '../support/fresh-id';
 import { file, multipart } from '../support/multipart';
 import { exchange, type RawResponse, rawRequest } from '../support/raw-http';
 import { startTestStack, type TestStack } from '../support/stack';
@@ -16,9 +17,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await stack?.close();
 });
-
-let counter = 0;
-const fresh = (prefix: string): string => `${prefix}_${process.pid}_${Date.now()}_${counter++}`;
 
 const put = (path: string, body: Buffer): Buffer =>
   rawRequest(`PUT ${path} HTTP/1.1\r\nHost: local\r\nContent-Length: ${body.length}`, body);
@@ -40,7 +38,7 @@ async function pipelined(...requests: Buffer[]): Promise<RawResponse[]> {
 }
 
 it('a result GET right after its PUT sees the PUT, on one connection', async () => {
-  const path = `/results/${fresh('p')}.zip`;
+  const path = `/results/${freshId('p')}.zip`;
   const body = randomBytes(3000);
   const [stored, read, ...more] = await pipelined(put(path, body), get(path, true));
   expect(more).toEqual([]);
@@ -50,7 +48,7 @@ it('a result GET right after its PUT sees the PUT, on one connection', async () 
 });
 
 it('reads and writes of one result alternate in the order sent, with bodies of 1 MiB', async () => {
-  const path = `/results/${fresh('alternate')}.zip`;
+  const path = `/results/${freshId('alternate')}.zip`;
   const first = randomBytes(1024 * 1024);
   const second = randomBytes(1024 * 1024);
   const answers = await pipelined(get(path), put(path, first), get(path), put(path, second), get(path, true));
@@ -63,7 +61,7 @@ it('reads and writes of one result alternate in the order sent, with bodies of 1
 it('an exercise file and a submission archive are there for the GET that follows their POST', async () => {
   const content = randomBytes(2000);
   const sha1 = createHash('sha1').update(content).digest('hex');
-  const id = fresh('sub');
+  const id = freshId('sub');
   const answers = await pipelined(
     post('/exercises', [file('data.in', content)]),
     get(`/exercises/${sha1}`),
@@ -78,7 +76,7 @@ it('an exercise file and a submission archive are there for the GET that follows
 });
 
 it('an answer the server gives a request it cannot parse comes after the answers before it', async () => {
-  const path = `/results/${fresh('then-bad')}.zip`;
+  const path = `/results/${freshId('then-bad')}.zip`;
   const body = randomBytes(500);
   const answers = await pipelined(put(path, body), get(path), rawRequest('GET / HTTP/1.2\r\nHost: local'));
   expect(answers.map((answer) => answer.status)).toEqual([200, 200, 505]);

@@ -4,6 +4,7 @@
  * which is why this is a file of its own with a 1 s lifetime.
  */
 import { createHash, randomBytes } from 'node:crypto';
+import { freshId } from '../support/fresh-id';
 import { send } from '../support/http';
 import { startTestStack, type TestStack } from '../support/stack';
 import { askUpload, putToPresignedUrl, type UploadGrant } from '../support/uploads';
@@ -24,8 +25,6 @@ afterAll(async () => {
 });
 
 const wait = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
-let counter = 0;
-const freshId = (prefix: string): string => `${prefix}_${process.pid}_${Date.now()}_${counter++}`;
 
 /** What S3 answers to an expired presigned request: 403 AccessDenied, "Request has expired". */
 function expectExpired(answer: { status: number; body: Buffer }): void {

@@ -3,6 +3,7 @@
  * S3-compatible server. Every bad-input case also proves that storage is unchanged by listing the bucket.
  */
 import { createHash, randomBytes } from 'node:crypto';
+import { freshId } from '../support/fresh-id';
 import { send } from '../support/http';
 import { file, multipart, type Part } from '../support/multipart';
 import { startTestStack, type TestStack } from '../support/stack';
@@ -18,8 +19,6 @@ afterAll(async () => {
 
 const sha256 = (data: Buffer): string => createHash('sha256').update(data).digest('hex');
 const sha1 = (data: Buffer | string): string => createHash('sha1').update(data).digest('hex');
-let counter = 0;
-const freshId = (prefix = 'student'): string => `${prefix}_${process.pid}_${Date.now()}_${counter++}`;
 
 function post(path: string, parts: readonly Part[], headers: Record<string, string> = {}) {
   const { body, contentType } = multipart(parts);

@@ -11,6 +11,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { manifestKey } from '../../lib/fileserver/keys';
 import { type FaultStack, startFaultStack } from '../faults/support/fault-stack';
 import type { S3Request } from '../support/fault-proxy';
+import { freshId } from '../support/fresh-id';
 import { type RawAnswer, send } from '../support/http';
 import { slipInBeforeWrite } from '../support/interleave';
 import { file, multipart } from '../support/multipart';
@@ -24,9 +25,6 @@ afterEach(() => stack.proxy.clear());
 afterAll(async () => {
   await stack?.close();
 });
-
-let counter = 0;
-const freshId = (prefix: string): string => `${prefix}_${counter++}`;
 
 /** The S3 requests that `run` makes. Nothing else talks to the proxy meanwhile (no notifications, one test at once). */
 async function onTheWire(run: () => Promise<void>): Promise<S3Request[]> {

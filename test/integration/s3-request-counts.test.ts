@@ -15,8 +15,8 @@ import { handler as archiver } from '../../functions/archiver';
 import { type FaultStack, startFaultStack } from '../faults/support/fault-stack';
 import { captureLogs } from '../handlers/support/logs';
 import { manifestEvent } from '../handlers/support/s3-events';
-import { send } from '../support/http';
-import { file, multipart } from '../support/multipart';
+import { checkedCalls } from '../support/checked-calls';
+import { freshId } from '../support/fresh-id';
 import { askUpload, putToPresignedUrl, type UploadGrant } from '../support/uploads';
 import { readZip } from '../support/zip';
 
@@ -28,10 +28,10 @@ afterAll(async () => {
   await stack?.close();
 });
 
+const { expectStatus, postExercises, postSubmission } = checkedCalls(() => stack.url);
+
 /** The number of files of the submissions below, as in the bench's `submit` workload. */
 const N = 5;
-let counter = 0;
-const freshId = (prefix: string): string => `${prefix}_${counter++}`;
 const sha1 = (data: Buffer): string => createHash('sha1').update(data).digest('hex');
 const files = (count: number): Buffer[] => Array.from({ length: count }, () => randomBytes(2000));
 
@@ -41,7 +41,7 @@ type Tally = Record<string, number>;
  * The S3 requests `run` makes, as `"<operation> <first key segment>"` → count (bucket operations have no key).
  * Nothing else talks to the proxy meanwhile: the stack sends no notifications and the tests run one at a time.
  */
-async function counted(run: () => Promise<void>): Promise<Tally> {
+async function counted(run: () => Promise<unknown>): Promise<Tally> {
   const from = stack.proxy.stats.log.length;
   const { result, lines } = await captureLogs(run);
   if (result.status === 'rejected') throw result.reason;
@@ -58,25 +58,6 @@ async function counted(run: () => Promise<void>): Promise<Tally> {
   return tally;
 }
 
-async function expectStatus(method: string, path: string, status: number, body?: Buffer, type?: string) {
-  const answer = await send(stack.url, method, path, {
-    ...(body ? { body } : {}),
-    ...(type ? { headers: { 'Content-Type': type } } : {}),
-  });
-  expect({ method, path, status: answer.status }).toEqual({ method, path, status });
-  return answer;
-}
-
-async function postExercises(contents: readonly Buffer[]): Promise<void> {
-  const { body, contentType } = multipart(contents.map((data, i) => file(`f${i}.bin`, data)));
-  await expectStatus('POST', '/exercises', 200, body, contentType);
-}
-
-async function postSubmission(id: string, contents: readonly Buffer[]): Promise<void> {
-  const { body, contentType } = multipart(contents.map((data, i) => file(`src/f${i}.c`, data)));
-  await expectStatus('POST', `/submissions/${id}`, 200, body, contentType);
-}
-
 async function runArchiver(id: string): Promise<void> {
   await archiver(manifestEvent(id));
 }
@@ -89,21 +70,21 @@ async function json<T>(target: string, body: unknown): Promise<T> {
 
 describe('S3 requests per operation', () => {
   it('status page: one HeadBucket', async () => {
-    expect(await counted(() => expectStatus('GET', '/', 200).then(() => undefined))).toEqual({ HeadBucket: 1 });
+    expect(await counted(() => expectStatus('GET', '/', 200))).toEqual({ HeadBucket: 1 });
   });
 
   it('exercise GET: one ranged GET the first time, none from memory, one for an unknown hash', async () => {
     const [content] = files(1) as [Buffer];
     await postExercises([content]);
     const path = `/exercises/${sha1(content)}`;
-    expect(await counted(() => expectStatus('GET', path, 200).then(() => undefined))).toEqual({ 'GetObject tasks': 1 });
-    expect(await counted(() => expectStatus('GET', path, 200).then(() => undefined))).toEqual({});
+    expect(await counted(() => expectStatus('GET', path, 200))).toEqual({ 'GetObject tasks': 1 });
+    expect(await counted(() => expectStatus('GET', path, 200))).toEqual({});
     const unknown = `/exercises/${sha1(randomBytes(8))}`;
-    expect(await counted(() => expectStatus('GET', unknown, 404).then(() => undefined))).toEqual({
+    expect(await counted(() => expectStatus('GET', unknown, 404))).toEqual({
       'GetObject tasks': 1,
     });
     // A missing hash is never remembered: it may be uploaded any moment.
-    expect(await counted(() => expectStatus('GET', unknown, 404).then(() => undefined))).toEqual({
+    expect(await counted(() => expectStatus('GET', unknown, 404))).toEqual({
       'GetObject tasks': 1,
     });
   });
@@ -116,10 +97,10 @@ describe('S3 requests per operation', () => {
 
   it('result PUT: one PUT; result GET: one ranged GET', async () => {
     const name = `${freshId('result')}.zip`;
-    expect(
-      await counted(() => expectStatus('PUT', `/results/${name}`, 200, randomBytes(100 * 1024)).then(() => undefined)),
-    ).toEqual({ 'PutObject results': 1 });
-    expect(await counted(() => expectStatus('GET', `/results/${name}`, 200).then(() => undefined))).toEqual({
+    expect(await counted(() => expectStatus('PUT', `/results/${name}`, 200, randomBytes(100 * 1024)))).toEqual({
+      'PutObject results': 1,
+    });
+    expect(await counted(() => expectStatus('GET', `/results/${name}`, 200))).toEqual({
       'GetObject results': 1,
     });
   });
@@ -152,9 +133,7 @@ describe('S3 requests per operation', () => {
       'GetObject manifests': 1,
       'GetObject submission_archives': 1,
     });
-    expect(
-      await counted(() => expectStatus('HEAD', `/submission_archives/${id}.zip`, 200).then(() => undefined)),
-    ).toEqual({
+    expect(await counted(() => expectStatus('HEAD', `/submission_archives/${id}.zip`, 200))).toEqual({
       'GetObject manifests': 1,
       'HeadObject submission_archives': 1,
     });
@@ -177,9 +156,7 @@ describe('S3 requests per operation', () => {
     await postSubmission(id, files(N));
     await runArchiver(id);
     await postSubmission(id, files(1));
-    expect(
-      await counted(() => expectStatus('GET', `/submission_archives/${id}.zip`, 200).then(() => undefined)),
-    ).toEqual({
+    expect(await counted(() => expectStatus('GET', `/submission_archives/${id}.zip`, 200))).toEqual({
       'GetObject manifests': 2,
       'GetObject submission_archives': 2,
       'GetObject submissions': N - 1,
@@ -192,9 +169,7 @@ describe('S3 requests per operation', () => {
     const id = freshId('gone');
     await postSubmission(id, files(N));
     await stack.remove(`submission_archives/${id}.zip`);
-    expect(
-      await counted(() => expectStatus('GET', `/submission_archives/${id}.zip`, 200).then(() => undefined)),
-    ).toEqual({
+    expect(await counted(() => expectStatus('GET', `/submission_archives/${id}.zip`, 200))).toEqual({
       'GetObject manifests': 2,
       'GetObject submission_archives': 2,
       'GetObject submissions': N,
@@ -216,19 +191,18 @@ describe('S3 requests per operation', () => {
   });
 
   it('archive GET of an id never uploaded: the manifest and the archive, asked at once, both missing', async () => {
-    expect(
-      await counted(() =>
-        expectStatus('GET', `/submission_archives/${freshId('never')}.zip`, 404).then(() => undefined),
-      ),
-    ).toEqual({ 'GetObject manifests': 1, 'GetObject submission_archives': 1 });
+    expect(await counted(() => expectStatus('GET', `/submission_archives/${freshId('never')}.zip`, 404))).toEqual({
+      'GetObject manifests': 1,
+      'GetObject submission_archives': 1,
+    });
   });
 
   it('large-upload grants and completion', async () => {
     const content = randomBytes(3000);
-    expect(
-      await counted(() => json(`exercises/${sha1(content)}`, { size: content.length }).then(() => undefined)),
-    ).toEqual({ 'HeadObject tasks': 1 });
-    expect(await counted(() => json(`results/${freshId('big')}.zip`, { size: 10 }).then(() => undefined))).toEqual({});
+    expect(await counted(() => json(`exercises/${sha1(content)}`, { size: content.length }))).toEqual({
+      'HeadObject tasks': 1,
+    });
+    expect(await counted(() => json(`results/${freshId('big')}.zip`, { size: 10 }))).toEqual({});
 
     const id = freshId('large');
     const contents = files(N);
@@ -246,11 +220,11 @@ describe('S3 requests per operation', () => {
       expect((await putToPresignedUrl(url, data)).status).toBe(200);
     }
     const uploadId = grant.upload_id;
-    expect(
-      await counted(() =>
-        json(`submissions/${id}/complete`, { upload_id: uploadId, files: declared }).then(() => undefined),
-      ),
-    ).toEqual({ 'GetObject manifests': 1, 'HeadObject revisions': N, 'PutObject manifests': 1 });
+    expect(await counted(() => json(`submissions/${id}/complete`, { upload_id: uploadId, files: declared }))).toEqual({
+      'GetObject manifests': 1,
+      'HeadObject revisions': N,
+      'PutObject manifests': 1,
+    });
     expect(await counted(() => runArchiver(id))).toEqual({
       'GetObject manifests': 2,
       'HeadObject submission_archives': 1,

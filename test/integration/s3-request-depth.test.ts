@@ -12,9 +12,9 @@ import { createHash, randomBytes } from 'node:crypto';
 import { handler as archiver } from '../../functions/archiver';
 import { type FaultStack, startFaultStack } from '../faults/support/fault-stack';
 import { manifestEvent } from '../handlers/support/s3-events';
+import { checkedCalls } from '../support/checked-calls';
 import { type DepthMeter, meterDepth } from '../support/depth-meter';
-import { send } from '../support/http';
-import { file, multipart } from '../support/multipart';
+import { freshId } from '../support/fresh-id';
 import { askUpload, putToPresignedUrl, type UploadGrant } from '../support/uploads';
 
 let stack: FaultStack;
@@ -28,8 +28,8 @@ afterAll(async () => {
   await stack?.close();
 });
 
-let counter = 0;
-const freshId = (prefix: string): string => `${prefix}_${counter++}`;
+const { expectStatus, postExercises, postSubmission } = checkedCalls(() => stack.url);
+
 const sha1 = (data: Buffer): string => createHash('sha1').update(data).digest('hex');
 const files = (count: number): Buffer[] => Array.from({ length: count }, () => randomBytes(2000));
 
@@ -47,25 +47,6 @@ async function measured(run: () => Promise<unknown>): Promise<Measured> {
   const requests = stack.proxy.stats.log.length - from;
   expect({ calls: depth.calls, allAtOnce: depth.allAtOnce }).toEqual({ calls: requests, allAtOnce: true });
   return { depth: depth.depth, requests };
-}
-
-async function expectStatus(method: string, path: string, status: number, body?: Buffer, type?: string) {
-  const answer = await send(stack.url, method, path, {
-    ...(body ? { body } : {}),
-    ...(type ? { headers: { 'Content-Type': type } } : {}),
-  });
-  expect({ method, path, status: answer.status }).toEqual({ method, path, status });
-  return answer;
-}
-
-function postExercises(contents: readonly Buffer[]) {
-  const { body, contentType } = multipart(contents.map((data, i) => file(`f${i}.bin`, data)));
-  return expectStatus('POST', '/exercises', 200, body, contentType);
-}
-
-function postSubmission(id: string, contents: readonly Buffer[]) {
-  const { body, contentType } = multipart(contents.map((data, i) => file(`src/f${i}.c`, data)));
-  return expectStatus('POST', `/submissions/${id}`, 200, body, contentType);
 }
 
 async function grant(

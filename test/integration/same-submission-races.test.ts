@@ -11,6 +11,7 @@
  */
 import { manifestKey, submissionFileKey } from '../../lib/fileserver/keys';
 import type { Manifest } from '../../lib/fileserver/manifest';
+import { freshId } from '../support/fresh-id';
 import { type RawAnswer, send } from '../support/http';
 import { slipInBeforeWrite } from '../support/interleave';
 import { file, multipart } from '../support/multipart';
@@ -115,8 +116,6 @@ const RACES: Race[] = [
   },
 ];
 
-let counter = 0;
-const freshId = (): string => `race_${Date.now()}_${counter++}`;
 const buffers = (files: Files): Record<string, Buffer> =>
   Object.fromEntries(Object.entries(files).map(([path, text]) => [path, Buffer.from(text)]));
 
@@ -155,7 +154,7 @@ async function expectListedBytes(id: string, manifest: Manifest, contents: Files
 
 describe.each(RACES)('$name', (race) => {
   it('both requests answer 200; the manifest and the archive hold the files of both, each with its own bytes', async () => {
-    const id = freshId();
+    const id = freshId('race');
     if (race.stored) {
       const { body, contentType } = multipart(Object.entries(buffers(race.stored)).map(([p, d]) => file(p, d)));
       const answer = await send(stack.url, 'POST', `/submissions/${id}`, {

@@ -26,10 +26,12 @@ import { parseFileParts } from '../../lib/http/multipart';
 import { s3 } from '../../lib/storage/s3/s3-client';
 import { PreconditionFailed, putObject } from '../../lib/storage/store';
 import { injectS3Fault, spyOnS3 } from '../handlers/support/s3-spy';
+import { freshId } from '../support/fresh-id';
 import { send } from '../support/http';
 import { file, multipart, type Part } from '../support/multipart';
-import { startTestStack, type TestStack } from '../support/stack';
+import type { TestStack } from '../support/stack';
 import { readZip } from '../support/zip';
+import { startFaithfulStack } from './support/faithful-stack';
 
 jest.setTimeout(180_000);
 // The streamed builds (multipart uploads, listings past a page) are under test: POSTs leave every build to them.
@@ -37,12 +39,7 @@ process.env.ARCHIVE_IN_POST_MAX_BYTES = '0';
 
 let stack: TestStack;
 beforeAll(async () => {
-  if (!process.env.S3_ENDPOINT) {
-    throw new Error(
-      'These tests need a faithful S3: set S3_ENDPOINT (LocalStack) and a bucket of their own in BUCKET.',
-    );
-  }
-  stack = await startTestStack();
+  stack = await startFaithfulStack();
   // "Written once" is only visible with versioning: every overwrite would leave a version behind.
   await stack.s3.send(
     new PutBucketVersioningCommand({ Bucket: stack.bucket, VersioningConfiguration: { Status: 'Enabled' } }),
@@ -52,8 +49,6 @@ afterAll(async () => {
   await stack?.close();
 });
 
-let counter = 0;
-const freshId = (prefix: string): string => `${prefix}_${process.pid}_${Date.now()}_${counter++}`;
 const sha1 = (data: Buffer | string): Buffer => createHash('sha1').update(data).digest();
 
 const exists = (key: string): Promise<boolean> => stack.exists(key);

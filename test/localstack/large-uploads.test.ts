@@ -8,8 +8,9 @@ import { createHash, randomBytes } from 'node:crypto';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { send } from '../support/http';
 import { file, multipart } from '../support/multipart';
-import { startTestStack, type TestStack } from '../support/stack';
+import type { TestStack } from '../support/stack';
 import { readZip } from '../support/zip';
+import { startFaithfulStack } from './support/faithful-stack';
 
 jest.setTimeout(120_000);
 
@@ -21,10 +22,7 @@ interface Grant {
 
 let stack: TestStack;
 beforeAll(async () => {
-  if (!process.env.S3_ENDPOINT) {
-    throw new Error('These tests need a faithful S3: set S3_ENDPOINT (LocalStack) and a bucket of their own.');
-  }
-  stack = await startTestStack();
+  stack = await startFaithfulStack();
 });
 afterAll(async () => {
   await stack?.close();

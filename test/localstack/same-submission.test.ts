@@ -8,18 +8,16 @@
  */
 import { send } from '../support/http';
 import { file, multipart } from '../support/multipart';
-import { startTestStack, type TestStack } from '../support/stack';
+import type { TestStack } from '../support/stack';
 import { askUpload, putToPresignedUrl, type UploadGrant } from '../support/uploads';
 import { readZip } from '../support/zip';
+import { startFaithfulStack } from './support/faithful-stack';
 
 jest.setTimeout(120_000);
 
 let stack: TestStack;
 beforeAll(async () => {
-  if (!process.env.S3_ENDPOINT) {
-    throw new Error('These tests need a faithful S3: set S3_ENDPOINT (LocalStack) and a bucket of their own.');
-  }
-  stack = await startTestStack();
+  stack = await startFaithfulStack();
 });
 afterAll(async () => {
   await stack?.close();

@@ -6,8 +6,9 @@
  */
 import { send } from '../support/http';
 import { file, multipart } from '../support/multipart';
-import { startTestStack, type TestStack } from '../support/stack';
+import type { TestStack } from '../support/stack';
 import { askUpload, putToPresignedUrl, type UploadGrant } from '../support/uploads';
+import { startFaithfulStack } from './support/faithful-stack';
 
 jest.setTimeout(120_000);
 
@@ -16,11 +17,8 @@ const ROUNDS = 4;
 
 let stack: TestStack;
 beforeAll(async () => {
-  if (!process.env.S3_ENDPOINT) {
-    throw new Error('These tests need a faithful S3: set S3_ENDPOINT (LocalStack) and a bucket of their own.');
-  }
   process.env.MAX_UPLOAD_BYTES = String(MAX_BYTES);
-  stack = await startTestStack();
+  stack = await startFaithfulStack();
 });
 afterAll(async () => {
   await stack?.close();
