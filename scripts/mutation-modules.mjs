@@ -33,7 +33,13 @@ export const MODULES = {
   },
   keys: {
     mutate: ['lib/fileserver/keys.ts'],
-    tests: ['test/unit/keys.test.ts', 'test/unit/uploads.test.ts', 'test/handlers/api.test.ts'],
+    // manifest.test.ts: isSubmissionFileKey decides which keys a stored manifest may name.
+    tests: [
+      'test/unit/keys.test.ts',
+      'test/unit/manifest.test.ts',
+      'test/unit/uploads.test.ts',
+      'test/handlers/api.test.ts',
+    ],
   },
   'archive-zip': {
     mutate: ['lib/fileserver/archive-zip.ts'],

@@ -3,10 +3,15 @@ import { BadRequestError } from '../../lib/errors';
 import {
   archiveKey,
   attachmentKey,
+  isSubmissionFileKey,
   manifestKey,
+  newRevision,
   parseArchiveName,
+  parseRevision,
   parseSha1,
   resultKey,
+  revisionFileKey,
+  revisionPrefix,
   submissionFileKey,
   submissionIdOfManifestKey,
   taskKey,
@@ -250,5 +255,99 @@ describe('submissionIdOfManifestKey', () => {
     ['no slash after the prefix', 'manifestsx.json'],
   ])('ignores %s', (_what, key) => {
     expect(submissionIdOfManifestKey(key)).toBeUndefined();
+  });
+});
+
+/** The message of the 400 that `fn` throws: what the client reads in the JSON body's `message`. */
+function messageOf(fn: () => unknown): string {
+  const thrown = thrownBy(fn);
+  expect(thrown).toBeInstanceOf(BadRequestError);
+  return (thrown as Error).message;
+}
+
+describe('every refusal names what was refused and why (the JSON body a client reads)', () => {
+  it.each([
+    ['empty', '', /^The file path "" is empty: every file part needs its relative path as its field name\.$/],
+    ['a lone surrogate', '\ud800.c', /is not valid UTF-8: it holds a lone UTF-16 surrogate/],
+    ['too long', 'x'.repeat(801), /is longer than 800 bytes\.$/],
+    ['a control character', 'a\tb', /^The file path "a\\tb" contains a control character\.$/],
+    ['a backslash', 'a\\b', /contains a backslash; separate folders with '\/'/],
+    ['absolute', '/abs', /^The file path "\/abs" is absolute; give it relative to the submission's root\.$/],
+    ['a doubled slash', 'a//b', /has an empty segment \(a leading, trailing or doubled '\/'\)/],
+    ['a trailing slash', 'a/', /has an empty segment/],
+    ['a parent segment', 'a/../b', /contains a '\.\.' segment\.$/],
+    ['a dot segment', 'a/./b', /contains a '\.' segment\.$/],
+  ])('a path that is %s', (_what, path, message) => {
+    expect(messageOf(() => validateSubmissionPath(path))).toMatch(message);
+  });
+
+  it.each([
+    ['validateId', () => validateId('a b'), /^The id "a b" is not valid: use 1 to 128 characters of A-Z, a-z, 0-9/],
+    ['archiveKey', () => archiveKey('a b'), /^The submission id "a b" is not valid/],
+    ['manifestKey', () => manifestKey('a b'), /^The submission id "a b" is not valid/],
+    ['submissionFileKey', () => submissionFileKey('a b', 'main.c'), /^The submission id "a b" is not valid/],
+    ['revisionFileKey', () => revisionFileKey('a b', newRevision(), 'main.c'), /^The submission id "a b" is not valid/],
+    ['resultKey', () => resultKey('a b'), /^The result name "a b" is not valid/],
+    ['attachmentKey', () => attachmentKey('a b'), /^The attachment id "a b" is not valid/],
+    ['parseArchiveName, the id', () => parseArchiveName('a b.zip'), /^The submission id "a b" is not valid/],
+    ['parseArchiveName, the form', () => parseArchiveName('a.tar'), /form <submission id>\.zip; "a\.tar" does not/],
+    ['parseSha1', () => parseSha1('abc'), /SHA-1 of their content, 40 hexadecimal characters; "abc" is not one/],
+  ])('%s', (_what, fn, message) => {
+    expect(messageOf(fn)).toMatch(message);
+  });
+
+  it('quotes a long value by its first 60 characters and an ellipsis, a value of 60 whole', () => {
+    const long = `${'a'.repeat(60)}b${'c'.repeat(100)}`;
+    const message = messageOf(() => validateId(long));
+    expect(message).toContain(`"${'a'.repeat(60)}…"`);
+    expect(message).not.toContain(`${'a'.repeat(60)}b`);
+    const sixty = `${'a'.repeat(59)} `;
+    expect(messageOf(() => validateId(sixty))).toContain(JSON.stringify(sixty));
+  });
+});
+
+describe('revisions: where the files that replace stored ones go', () => {
+  it('newRevision is a token parseRevision takes back, and never the same twice', () => {
+    const tokens = new Set(Array.from({ length: 100 }, () => newRevision()));
+    expect(tokens.size).toBe(100);
+    for (const token of tokens) expect(parseRevision(token)).toBe(token);
+  });
+
+  it.each([
+    ['7 characters', 'abcdef1'],
+    ['41 characters', 'a'.repeat(41)],
+    ['upper case', 'ABCDEF12'],
+    ['a slash', 'abcd/ef12'],
+    ['a number', 12345678],
+    ['nothing', undefined],
+  ])('parseRevision refuses %s with 400 invalid-upload-id, naming the field', (_what, value) => {
+    expectBadRequest(() => parseRevision(value, 'the upload_id'), 'invalid-upload-id');
+    expect(messageOf(() => parseRevision(value))).toMatch(/^upload_id must be the upload_id that the upload request/);
+  });
+
+  it('revisionFileKey puts a file under its submission and revision', () => {
+    expect(revisionFileKey('s1', '0a1b2c3d4e5f6a7b', 'dir/main.c')).toBe('revisions/s1/0a1b2c3d4e5f6a7b/dir/main.c');
+    expect(revisionPrefix('s1', '0a1b2c3d4e5f6a7b')).toBe('revisions/s1/0a1b2c3d4e5f6a7b/');
+  });
+
+  it('revisionPrefix refuses a token it did not make, so no key escapes the submission', () => {
+    expect(() => revisionPrefix('s1', '../s2/x')).toThrow(/is not a revision token/);
+    expect(() => revisionFileKey('s1', 'x', 'main.c')).toThrow(/is not a revision token/);
+  });
+
+  it.each([
+    ['its plain key', 'submissions/s1/dir/main.c', true],
+    ['one of its revision keys', 'revisions/s1/0a1b2c3d4e5f6a7b/dir/main.c', true],
+    ["another submission's plain key", 'submissions/s2/dir/main.c', false],
+    ["another submission's revision key", 'revisions/s2/0a1b2c3d4e5f6a7b/dir/main.c', false],
+    ['a submission whose id it begins', 'revisions/s10/0a1b2c3d4e5f6a7b/dir/main.c', false],
+    ["another path's plain key", 'submissions/s1/dir/other.c', false],
+    ["another path's revision key", 'revisions/s1/0a1b2c3d4e5f6a7b/dir/other.c', false],
+    ['a revision key of a path that ends like it', 'revisions/s1/0a1b2c3d4e5f6a7b/x/dir/main.c', false],
+    ['a revision segment that is no token', 'revisions/s1/NOT-A-TOKEN/dir/main.c', false],
+    ['a key with no revision segment', 'revisions/s1/dir/main.c', false],
+    ['an exercise file', `tasks/f/${HELLO_SHA1}`, false],
+  ])('isSubmissionFileKey: may a manifest of s1 keep dir/main.c at %s (%s)? %s', (_what, key, expected) => {
+    expect(isSubmissionFileKey(key, 's1', 'dir/main.c')).toBe(expected);
   });
 });
