@@ -182,7 +182,9 @@ it("writes the archiver's lines with the S3 event they handle, and its record's 
   }
   const event = manifestEvent(id);
   const context = lambdaContext('fileserver-dev-archiver');
+  const startedAt = Date.now();
   const { result, lines } = await captureLogs(() => archiver(event, context));
+  const elapsed = Date.now() - startedAt;
   expect(result.status).toBe('fulfilled');
   const record = event.Records[0];
   expect(lines.map((line) => line.message)).toEqual(['archive built', 'archiver']);
@@ -207,7 +209,11 @@ it("writes the archiver's lines with the S3 event they handle, and its record's 
     ArchiveBuilds: 1,
     ArchiveBuildDuration: expect.any(Number),
     ArchiveFiles: 1,
-    ArchiveBytes: expect.any(Number),
+    // The submission's bytes (its one file, submissionPost's main.c), not the zip's.
+    ArchiveBytes: Buffer.byteLength(`int main(void) { return ${id.length}; }\n`),
   });
+  // The build's own time: within the archiver's invocation.
+  expect(summary.ArchiveBuildDuration).toBeGreaterThanOrEqual(0);
+  expect(summary.ArchiveBuildDuration).toBeLessThanOrEqual(elapsed);
   for (const metric of metrics) expect(metric.dimensions).toEqual({});
 });

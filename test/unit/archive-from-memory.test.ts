@@ -65,6 +65,8 @@ describe('zipFromMemory', () => {
       // Stored by name, whole and as a stream.
       'data/archive.zip': randomBytes(200_000),
       'data/larger.zip': randomBytes(WHOLE_ENTRY_MAX_BYTES + 1),
+      // Stored, at the bound: handed over whole by both builds, so both write its sizes in the local header.
+      'data/exact.zip': randomBytes(WHOLE_ENTRY_MAX_BYTES),
       // Stored by size.
       'empty.txt': Buffer.alloc(0),
       'job-config.yml': Buffer.from('submission:\n  job-id: big_one\n'),
@@ -82,6 +84,7 @@ describe('zipFromMemory', () => {
     expect(Object.fromEntries(entries.map((entry) => [entry.name, entry.compressionMethod]))).toEqual({
       'big.c': 8,
       'data/archive.zip': 0,
+      'data/exact.zip': 0,
       'data/larger.zip': 0,
       'empty.txt': 0,
       'huge.c': 8,

@@ -327,6 +327,10 @@ describe('shouldDeflate', () => {
     ['a.zip/inside', true],
     ['job-config.yml', true],
     ['x.gzip', true],
+    // A name with no dot is never an extension, even one that reads like it; a dot at the start still marks one.
+    ['zip', true],
+    ['png', true],
+    ['.png', false],
   ])('%s → %s', (path, deflate) => {
     expect(shouldDeflate(path)).toBe(deflate);
   });
