@@ -6,6 +6,7 @@ import {
   PREFETCH_FILES,
   STORE_BELOW_BYTES,
   shouldDeflate,
+  WHOLE_ENTRY_MAX_BYTES,
   zipStream,
 } from '../../lib/fileserver/archive-zip';
 import { type Manifest, type ManifestFile, makeManifest } from '../../lib/fileserver/manifest';
@@ -283,6 +284,38 @@ describe('zipStream', () => {
       });
     };
     await expect(build(manifest, 'flat', open)).rejects.toThrow('ECONNRESET mid-read');
+  });
+
+  it('fails the output stream when a file streamed to the zip (over WHOLE_ENTRY_MAX_BYTES) breaks mid-read', async () => {
+    const size = WHOLE_ENTRY_MAX_BYTES + 1;
+    const manifest = makeManifest('s1', [{ path: 'data/big.zip', size, etag: '"big"' }]);
+    const open = async (): Promise<Readable> => {
+      let sent = false;
+      return new Readable({
+        read() {
+          if (sent) return;
+          sent = true;
+          this.push(randomBytes(64 * 1024));
+          setImmediate(() => this.destroy(new Error('ECONNRESET in a large file')));
+        },
+      });
+    };
+    await expect(build(manifest, 'flat', open)).rejects.toThrow('ECONNRESET in a large file');
+  });
+
+  it('stops reading a small file at once when it holds more than its manifest lists', async () => {
+    const manifest = makeManifest('s1', [{ path: 'a.c', size: 10, etag: '"a"' }]);
+    let pushed = 0;
+    // A source that never ends: the build must stop it, not hold its bytes in memory while waiting for its end.
+    const endless = new Readable({
+      read() {
+        pushed += 1024;
+        if (pushed <= 64 * 1024 * 1024) this.push(Buffer.alloc(1024, 'x'));
+      },
+    });
+    await expect(build(manifest, 'flat', async () => endless)).rejects.toThrow(/has \d+ bytes, its manifest lists 10/);
+    expect(endless.destroyed).toBe(true);
+    expect(pushed).toBeLessThan(1024 * 1024);
   });
 
   it.each([
