@@ -68,7 +68,11 @@ export const MODULES = {
   },
   presigned: {
     mutate: ['lib/storage/folder-store/presigned.ts', 'lib/local/store-endpoint.ts'],
-    tests: ['test/folder-store/s3-rules.test.ts', 'test/integration/presign-expiry.test.ts'],
+    tests: [
+      'test/unit/presigned-verify.test.ts',
+      'test/folder-store/s3-rules.test.ts',
+      'test/integration/presign-expiry.test.ts',
+    ],
   },
 };
 
