@@ -303,6 +303,20 @@ describe('zipStream', () => {
     await expect(build(manifest, 'flat', open)).rejects.toThrow('ECONNRESET in a large file');
   });
 
+  it.each([
+    ['fewer', 10],
+    ['more', -10],
+  ])(
+    'fails the output stream when a file streamed to the zip has %s bytes than its manifest lists',
+    async (_what, d) => {
+      const data = randomBytes(WHOLE_ENTRY_MAX_BYTES + 100);
+      const manifest = makeManifest('s1', [{ path: 'data/big.zip', size: data.length + d, etag: '"big"' }]);
+      await expect(build(manifest, 'flat', async () => Readable.from([data]))).rejects.toThrow(
+        `The file data/big.zip has ${data.length} bytes, its manifest lists ${data.length + d}.`,
+      );
+    },
+  );
+
   it('stops reading a small file at once when it holds more than its manifest lists', async () => {
     const manifest = makeManifest('s1', [{ path: 'a.c', size: 10, etag: '"a"' }]);
     let pushed = 0;
