@@ -60,9 +60,14 @@ export const MODULES = {
   },
   'folder-store': {
     mutate: ['lib/storage/folder-store/*.ts', '!lib/storage/folder-store/presigned.ts'],
+    // Every suite of test/folder-store/ (the crash tests kill child processes, where Stryker's mutants are not active).
     tests: [
       'test/folder-store/store.test.ts',
+      'test/folder-store/races.test.ts',
+      'test/folder-store/s3-rules.test.ts',
+      'test/folder-store/operator-directory.test.ts',
       'test/folder-store/cost-per-operation.test.ts',
+      'test/folder-store/crash.test.ts',
       'test/unit/folder-store-keys.test.ts',
     ],
   },
