@@ -153,6 +153,24 @@ it.each<[string, (url: URL) => PresignedRequest, number, string, RegExp]>([
     /signature does not match/,
   ],
   [
+    'a URL without the X-Amz-Content-Sha256 its signer wrote',
+    (url) => {
+      const changed = new URL(url);
+      changed.searchParams.delete('X-Amz-Content-Sha256');
+      return requestOf(changed);
+    },
+    403,
+    'SignatureDoesNotMatch',
+    /signature does not match/,
+  ],
+  [
+    'another X-Amz-Content-Sha256 than its signer wrote',
+    (url) => requestOf(withParam(url, 'X-Amz-Content-Sha256', 'STREAMING-UNSIGNED-PAYLOAD-TRAILER')),
+    403,
+    'SignatureDoesNotMatch',
+    /signature does not match/,
+  ],
+  [
     'another method',
     (url) => requestOf(url, { method: 'PUT' }),
     403,
