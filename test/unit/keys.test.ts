@@ -343,7 +343,7 @@ describe('revisions: where the files that replace stored ones go', () => {
     ['a submission whose id it begins', 'revisions/s10/0a1b2c3d4e5f6a7b/dir/main.c', false],
     ["another path's plain key", 'submissions/s1/dir/other.c', false],
     ["another path's revision key", 'revisions/s1/0a1b2c3d4e5f6a7b/dir/other.c', false],
-    ["the revision key of another path as long as it", 'revisions/s1/0a1b2c3d4e5f6a7b/dir/mbin.c', false],
+    ['the revision key of another path as long as it', 'revisions/s1/0a1b2c3d4e5f6a7b/dir/mbin.c', false],
     ['a revision key of a path that ends like it', 'revisions/s1/0a1b2c3d4e5f6a7b/x/dir/main.c', false],
     ['a revision segment that is no token', 'revisions/s1/NOT-A-TOKEN/dir/main.c', false],
     ['a key with no revision segment', 'revisions/s1/dir/main.c', false],
