@@ -75,6 +75,7 @@ export const MODULES = {
     mutate: ['lib/storage/folder-store/presigned.ts', 'lib/local/store-endpoint.ts'],
     tests: [
       'test/unit/presigned-verify.test.ts',
+      'test/folder-store/store-endpoint.test.ts',
       'test/folder-store/s3-rules.test.ts',
       'test/integration/presign-expiry.test.ts',
     ],
