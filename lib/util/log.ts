@@ -25,7 +25,8 @@ const lambdaRank: Record<string, number> = {
   FATAL: rank.silent,
 };
 
-function enabled(level: Level): boolean {
+/** Whether a line of `level` is written now: a caller can skip building a line that would be dropped. */
+export function enabled(level: Level): boolean {
   const own = rank[(process.env.LOG_LEVEL ?? 'info') as Level | 'silent'] ?? rank.info;
   const lambda = lambdaRank[(process.env.AWS_LAMBDA_LOG_LEVEL ?? '').toUpperCase()] ?? rank.info;
   return rank[level] >= Math.max(own, lambda);

@@ -12,6 +12,7 @@ import { readdir, readFile, readlink, writeFile } from 'node:fs/promises';
 import { createServer, request, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { dirname } from 'node:path';
+import { freePort } from '../support/free-port';
 import type { FunctionSpec } from './template';
 
 export interface Tools {
@@ -352,15 +353,6 @@ async function childrenOf(pid: number): Promise<number[]> {
     if (ppid === pid) children.push(Number(entry));
   }
   return children;
-}
-
-/** A port nothing listens on now (the kernel's choice for port 0); free until someone else takes it. */
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((done) => server.listen(0, '127.0.0.1', done));
-  const { port } = server.address() as AddressInfo;
-  await new Promise((done) => server.close(done));
-  return port;
 }
 
 /**

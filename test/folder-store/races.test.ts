@@ -6,13 +6,12 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { send } from '../support/http';
 import { multipart } from '../support/multipart';
-import { startTestStack, type TestStack } from '../support/stack';
+import { type FolderStoreStack, startFolderStoreStack } from '../support/stack';
 import { readZip } from '../support/zip';
 
-let stack: TestStack;
+let stack: FolderStoreStack;
 beforeAll(async () => {
-  stack = await startTestStack();
-  expect(stack.folderStore).toBeDefined();
+  stack = await startFolderStoreStack();
 });
 afterAll(async () => {
   await stack?.close();

@@ -7,15 +7,14 @@ import { createHash, randomBytes } from 'node:crypto';
 import { freshId } from '../support/fresh-id';
 import { fillTheDisk } from '../support/full-disk';
 import { type RawAnswer, send } from '../support/http';
-import { startTestStack, type TestStack } from '../support/stack';
+import { type FolderStoreStack, startFolderStoreStack } from '../support/stack';
 import { askUpload, putToPresignedUrl, type UploadGrant } from '../support/uploads';
 
 process.env.INLINE_LIMIT_BYTES = '1024';
 
-let stack: TestStack;
+let stack: FolderStoreStack;
 beforeAll(async () => {
-  stack = await startTestStack();
-  expect(stack.folderStore).toBeDefined();
+  stack = await startFolderStoreStack();
 });
 afterAll(async () => {
   await stack?.close();

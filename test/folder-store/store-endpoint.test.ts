@@ -8,22 +8,17 @@ import { GetObjectCommand, HeadObjectCommand, PutObjectCommand } from '@aws-sdk/
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { freshId } from '../support/fresh-id';
 import { type RawAnswer, send } from '../support/http';
-import { startTestStack, type TestStack } from '../support/stack';
+import { type FolderStoreStack, startFolderStoreStack } from '../support/stack';
 
-let stack: TestStack;
+let stack: FolderStoreStack;
 beforeAll(async () => {
-  stack = await startTestStack();
-  expect(stack.folderStore).toBeDefined();
+  stack = await startFolderStoreStack();
 });
 afterAll(async () => {
   await stack?.close();
 });
 
-function signingClient() {
-  const store = stack.folderStore;
-  if (!store) throw new Error('these tests need the folder store');
-  return store.signingClient();
-}
+const signingClient = () => stack.folderStore.signingClient();
 
 async function signedGet(key: string): Promise<URL> {
   return new URL(await getSignedUrl(signingClient(), new GetObjectCommand({ Bucket: stack.bucket, Key: key })));

@@ -7,13 +7,12 @@
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { FolderStore } from '../../lib/storage/folder-store/folder-store';
 import { type RunningServer, startCli } from '../support/cli';
+import { freePort } from '../support/free-port';
 import { send } from '../support/http';
 import { file, multipart } from '../support/multipart';
 
@@ -68,15 +67,6 @@ async function smoke(args: string[], env: Record<string, string> = {}): Promise<
     const e = err as { code?: number; stdout?: string; stderr?: string };
     return { code: e.code ?? -1, output: `${e.stdout ?? ''}${e.stderr ?? ''}` };
   }
-}
-
-/** A port nothing listens on (one the system just handed out and took back). */
-async function closedPort(): Promise<number> {
-  const probe = createServer();
-  await new Promise<void>((done) => probe.listen(0, '127.0.0.1', done));
-  const { port } = probe.address() as AddressInfo;
-  await new Promise((done) => probe.close(done));
-  return port;
 }
 
 /** The table's rows: check name → [result, rest of the row]. */
@@ -163,7 +153,7 @@ it('passes every check against npm start, one row each with its time, and writes
 }, 120_000);
 
 it('exits 1 when nothing answers at the URL, and says to check the URL', async () => {
-  const port = await closedPort();
+  const port = await freePort();
   const { code, output } = await smoke(['--url', `http://127.0.0.1:${port}/prod`, '--timeout', '5'], {
     FILESERVER_USERNAME: 're',
     FILESERVER_PASSWORD: PASSWORD,

@@ -9,12 +9,25 @@ import { join } from 'node:path';
 import { CreateBucketCommand, HeadBucketCommand, S3Client } from '@aws-sdk/client-s3';
 import type { S3EventRecord } from 'aws-lambda';
 import { type LocalStack, startLocalStack } from '../../lib/local/stack';
+import type { FolderStore } from '../../lib/storage/folder-store/folder-store';
 import { EMBEDDED_S3_CREDENTIALS, type EmbeddedS3, startEmbeddedS3 } from './embedded-s3';
 import { folderView, type StoreView, s3View, testBackend } from './store-view';
 
 export interface TestStack extends LocalStack, StoreView {
   /** A client of the S3 endpoint (S3 backends only). */
   readonly s3: S3Client;
+}
+
+export type FolderStoreStack = TestStack & { readonly folderStore: FolderStore };
+
+/** A test stack on the folder store: the suites that test the folder store itself (test/folder-store/). */
+export async function startFolderStoreStack(): Promise<FolderStoreStack> {
+  const stack = await startTestStack();
+  if (!stack.folderStore) {
+    await stack.close();
+    throw new Error('This suite tests the folder store: run it in the folder-store jest project.');
+  }
+  return stack as FolderStoreStack;
 }
 
 export async function startTestStack(): Promise<TestStack> {
